@@ -1,0 +1,91 @@
+"""PlateReader: the core that composes the stages; CLI, gateway and workers all call it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engines import Engine, ModelKind, create_engine
+from engines.errors import EngineFileError
+from pipeline.crop import DEFAULT_MARGIN, crop_plate
+from pipeline.detect import DetectorConfig, detect
+from pipeline.errors import FormatConfigError
+from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
+from pipeline.postprocess import PostprocessConfig, candidates_for
+from pipeline.recognize import Recognizer, RecognizerConfig
+from pipeline.records import Frame, FrameResult, PlateCrop, PlateRead, RawText
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    crop_margin: float = DEFAULT_MARGIN
+    regions: tuple[str, ...] = ("generic",)
+    regions_file: Path = DEFAULT_REGIONS_FILE
+    keep_crops: bool = False  # workers store crops; the CLI does not need them
+
+
+def merge_regions(names: tuple[str, ...], known: dict[str, Region]) -> Region:
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise FormatConfigError(f"unknown region(s) {', '.join(unknown) or '(none)'}; known: {', '.join(known)}")
+    chosen = [known[n] for n in names]
+    return Region(
+        name="+".join(names),
+        templates=tuple(t for r in chosen for t in r.templates),
+        min_length=min(r.min_length for r in chosen),
+        max_length=max(r.max_length for r in chosen),
+    )
+
+
+def check_kind(engine: Engine, kind: ModelKind) -> Engine:
+    if engine.metadata.kind != kind:
+        raise EngineFileError(f"expected a {kind} engine, got a {engine.metadata.kind} ({engine.metadata.name})")
+    return engine
+
+
+class PlateReader:
+    def __init__(self, detector: Engine, recognizer: Engine, config: ReaderConfig | None = None) -> None:
+        self.config = config or ReaderConfig()
+        self.detector = check_kind(detector, ModelKind.DETECTOR)
+        self.recognizer = Recognizer(check_kind(recognizer, ModelKind.RECOGNIZER), self.config.recognizer)
+        self.region = merge_regions(self.config.regions, load_regions(self.config.regions_file))
+
+    @classmethod
+    def from_files(
+        cls, detector: Path, recognizer: Path, config: ReaderConfig | None = None, device: str = "cpu",
+        threads: int = 0,
+    ) -> PlateReader:
+        return cls(create_engine(detector, device, threads), create_engine(recognizer, device, threads), config)
+
+    def read(self, frames: list[Frame]) -> list[FrameResult]:
+        """Detect in all frames at once, recognize all their crops at once, then apply format rules."""
+        started = time.perf_counter()
+        detections = detect(frames, self.detector, self.config.detector)
+        margin = self.config.crop_margin
+        crops = [[crop_plate(f, d, margin) for d in ds] for f, ds in zip(frames, detections, strict=True)]
+        texts = iter(self.recognizer.read([c for per_frame in crops for c in per_frame]))
+        elapsed_ms = (time.perf_counter() - started) * 1000 / max(len(frames), 1)  # batch time, shared out
+        results = []
+        for frame, frame_crops in zip(frames, crops, strict=True):
+            reads = [r for c in frame_crops if (r := self._plate_read(c, next(texts))) is not None]
+            results.append(FrameResult(frame.source, frame.width, frame.height, reads, round(elapsed_ms, 2)))
+        return results
+
+    def _plate_read(self, crop: PlateCrop, raw: RawText) -> PlateRead | None:
+        candidates = candidates_for(raw, self.region, self.config.postprocess)
+        if not candidates:
+            return None
+        top = candidates[0]
+        return PlateRead(
+            detection=crop.detection,
+            plate=top.plate,
+            confidence=top.confidence,
+            candidates=candidates,
+            region=self.region.name,
+            matches_template=top.matches_template,
+            crop=crop.image if self.config.keep_crops else None,
+        )

@@ -1,0 +1,98 @@
+"""Recognize stage: batch plate crops through the CTC recognizer and decode characters with alternatives.
+
+Every crop is resized to the engine's fixed input (H x W), so a crop's result never depends on what else is in
+its batch: batched recognition gives the same text as one crop at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from engines import Engine, EngineMetadata
+from pipeline.records import CharGuess, PlateCrop, RawText
+
+PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizerConfig:
+    max_batch: int = 64  # crops per forward pass
+    alternatives: int = 3  # options kept per character for the candidate list
+    min_alternative: float = 0.02  # an option below this probability is noise
+
+
+def to_recognizer_input(crop: np.ndarray, height: int, width: int) -> np.ndarray:
+    """RGB crop -> 1 x H x W float32 in [-1, 1]; narrow crops are padded by repeating their last column."""
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
+    h, w = gray.shape
+    new_w = max(1, min(width, math.ceil(height * w / max(h, 1))))
+    resized = cv2.resize(gray, (new_w, height), interpolation=cv2.INTER_CUBIC)
+    if new_w < width:
+        resized = np.pad(resized, ((0, 0), (0, width - new_w)), mode="edge")
+    return ((resized.astype(np.float32) / 255.0 - 0.5) / 0.5)[None]
+
+
+def alphabet_matrix(charset: str, alphabet: str = PLATE_ALPHABET) -> np.ndarray:
+    """(1 + len(charset)) x (1 + len(alphabet)) 0/1 matrix folding model classes into plate characters.
+
+    Lower case folds into upper case; classes outside the plate alphabet (dashes, dots, spaces) fold into
+    the blank, which is what they are on a plate: separators.
+    """
+    matrix = np.zeros((len(charset) + 1, len(alphabet) + 1), dtype=np.float32)
+    matrix[0, 0] = 1.0
+    for index, char in enumerate(charset, start=1):
+        column = alphabet.find(char.upper())
+        matrix[index, column + 1 if column >= 0 else 0] = 1.0
+    return matrix
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def ctc_decode(probs: np.ndarray, alphabet: str, config: RecognizerConfig) -> RawText:
+    """Greedy CTC over (T, 1 + len(alphabet)) probabilities; each character keeps its best alternatives."""
+    best = probs.argmax(axis=1)
+    chars: list[CharGuess] = []
+    t = 0
+    while t < len(best):
+        cls = best[t]
+        if cls == 0:
+            t += 1
+            continue
+        end = t
+        while end + 1 < len(best) and best[end + 1] == cls:
+            end += 1
+        peak = t + int(probs[t : end + 1, cls].argmax())  # the frame where this character is clearest
+        order = np.argsort(probs[peak, 1:])[::-1][: config.alternatives]
+        options = [(alphabet[i], float(probs[peak, i + 1])) for i in order]
+        options = [options[0]] + [o for o in options[1:] if o[1] >= config.min_alternative]
+        chars.append(CharGuess(tuple(options)))
+        t = end + 1
+    return RawText(tuple(chars))
+
+
+class Recognizer:
+    """Turns crops into RawText with one forward pass per `max_batch` crops."""
+
+    def __init__(self, engine: Engine, config: RecognizerConfig, alphabet: str = PLATE_ALPHABET) -> None:
+        meta: EngineMetadata = engine.metadata
+        self.engine = engine
+        self.config = config
+        self.alphabet = alphabet
+        self.height, self.width = meta.input_height, meta.input_width
+        self.fold = alphabet_matrix(meta.charset, alphabet)
+
+    def read(self, crops: list[PlateCrop]) -> list[RawText]:
+        texts: list[RawText] = []
+        for start in range(0, len(crops), self.config.max_batch):
+            chunk = crops[start : start + self.config.max_batch]
+            batch = np.stack([to_recognizer_input(c.image, self.height, self.width) for c in chunk])
+            probs = softmax(self.engine.infer(batch)) @ self.fold
+            texts.extend(ctc_decode(p, self.alphabet, self.config) for p in probs)
+        return texts

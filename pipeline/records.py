@@ -1,0 +1,114 @@
+"""The typed records that flow between pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """Axis-aligned box in pixels of the original frame."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    def iou(self, other: Box) -> float:
+        iw = max(0.0, min(self.x2, other.x2) - max(self.x1, other.x1))
+        ih = max(0.0, min(self.y2, other.y2) - max(self.y1, other.y1))
+        inter = iw * ih
+        union = self.width * self.height + other.width * other.height - inter
+        return inter / union if union > 0 else 0.0
+
+    def as_xywh(self) -> dict[str, int]:
+        return {"x": round(self.x1), "y": round(self.y1), "width": round(self.width), "height": round(self.height)}
+
+
+@dataclass(slots=True)
+class Frame:
+    """A decoded image: RGB uint8, H x W x 3."""
+
+    image: np.ndarray
+    source: str = ""
+    captured_at: datetime | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    box: Box
+    confidence: float  # 0..1
+
+
+@dataclass(slots=True)
+class PlateCrop:
+    detection: Detection
+    image: np.ndarray  # RGB crop with margin
+
+
+@dataclass(frozen=True, slots=True)
+class CharGuess:
+    """One emitted character and its alternatives, best first, as (char, probability)."""
+
+    options: tuple[tuple[str, float], ...]
+
+    @property
+    def best(self) -> tuple[str, float]:
+        return self.options[0]
+
+
+@dataclass(frozen=True, slots=True)
+class RawText:
+    """The recognizer's decoded output for one crop, before format rules."""
+
+    chars: tuple[CharGuess, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(c.best[0] for c in self.chars)
+
+
+@dataclass(frozen=True, slots=True)
+class PlateCandidate:
+    plate: str
+    confidence: float  # 0..100
+    matches_template: bool = False
+
+
+@dataclass(slots=True)
+class PlateRead:
+    detection: Detection
+    plate: str
+    confidence: float  # 0..100
+    candidates: list[PlateCandidate]
+    region: str = ""
+    matches_template: bool = False
+    crop: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class FrameResult:
+    source: str
+    width: int
+    height: int
+    reads: list[PlateRead]
+    processing_time_ms: float

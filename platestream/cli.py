@@ -1,0 +1,43 @@
+"""`platestream` command line: one subcommand per module in platestream.commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from engines.errors import EngineError
+from pipeline.errors import PipelineError
+from platestream import __version__
+from platestream.commands import evaluate, export, recognize, train
+from training.errors import TrainingError
+
+EXIT_USAGE = 2  # bad arguments, config or engine files: nothing was processed
+COMMANDS = (recognize, evaluate, train, export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="platestream", description="License plate recognition for camera streams")
+    parser.add_argument("--version", action="version", version=f"platestream {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return int(args.handler(args))
+    except (EngineError, PipelineError, TrainingError) as exc:
+        print(f"platestream: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

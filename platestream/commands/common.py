@@ -1,0 +1,33 @@
+"""Options shared by the commands that build a PlateReader."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.reader import PlateReader
+from platestream.settings import CoreSettings
+
+
+def add_reader_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("engines (default: PLATESTREAM_* settings, else the shipped engines)")
+    group.add_argument("--detector", type=Path, help="detector engine file (.onnx, .pt, .engine)")
+    group.add_argument("--recognizer", type=Path, help="recognizer engine file")
+    group.add_argument("--device", help="cpu, cuda or cuda:N")
+    group.add_argument("--region", dest="regions", help="comma-separated plate regions, e.g. br or us,generic")
+    group.add_argument("--imgsz", dest="detector_imgsz", type=int, help="detector input size (multiple of 32)")
+    group.add_argument("--top-n", dest="top_n", type=int, help="candidates per plate")
+    group.add_argument("--max-pixels", dest="max_pixels", type=int, help="refuse larger images")
+
+
+def settings_from(args: argparse.Namespace) -> CoreSettings:
+    """Environment settings, with any option given on the command line taking precedence."""
+    fields = CoreSettings.model_fields
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    return CoreSettings(**overrides)
+
+
+def build_reader(settings: CoreSettings) -> PlateReader:
+    return PlateReader.from_files(
+        settings.detector, settings.recognizer, settings.reader_config(), settings.device, settings.threads
+    )

@@ -1,0 +1,51 @@
+"""`platestream export detector|recognizer` (ONNX + PyTorch engines) and `platestream compile` (TensorRT)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from platestream.models import SHIPPED_MODELS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("export", help="export trained weights to engine files")
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    det = kinds.add_parser("detector", help="ultralytics best.pt -> detector.onnx + detector.pt")
+    det.add_argument("weights", type=Path, help="best.pt of a `train detector` run")
+    det.add_argument("--imgsz", type=int, default=960, help="default inference size stored in the metadata")
+    rec = kinds.add_parser("recognizer", help="`train ocr` best.pt (or EasyOCR english_g2) -> recognizer.onnx + .pt")
+    rec.add_argument("weights", type=Path, nargs="?", help="checkpoint; omit for EasyOCR's pretrained english_g2")
+    for p in (det, rec):
+        p.add_argument("--out", type=Path, default=SHIPPED_MODELS, help="output folder (default: shipped models)")
+        p.add_argument("--int8", action="store_true", help="also write an INT8 ONNX file (onnxruntime quantization)")
+        p.set_defaults(handler=run_export)
+
+    comp = sub.add_parser("compile", help="build a TensorRT engine from an exported ONNX file (needs tensorrt)")
+    comp.add_argument("onnx", type=Path)
+    comp.add_argument("--out", type=Path, help="engine path (default: beside the ONNX file, .engine)")
+    comp.add_argument("--fp32", action="store_true", help="no FP16")
+    comp.add_argument("--max-batch", type=int, default=32)
+    comp.set_defaults(handler=run_compile)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from training.export import export_detector, export_recognizer
+    from training.quantize import quantize_int8
+
+    if args.kind == "detector":
+        onnx_path, pt_path = export_detector(args.weights, args.out, imgsz=args.imgsz)
+    else:
+        onnx_path, pt_path = export_recognizer(args.weights, args.out)
+    print(f"wrote {onnx_path}\nwrote {pt_path}")
+    if args.int8:
+        print(f"wrote {quantize_int8(onnx_path)}")
+    return 0
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    from engines.trt_engine import compile_onnx
+
+    out = args.out or args.onnx.with_suffix(".engine")
+    print(f"wrote {compile_onnx(args.onnx, out, fp16=not args.fp32, max_batch=args.max_batch)}")
+    return 0

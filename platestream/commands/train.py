@@ -1,0 +1,45 @@
+"""`platestream train detector|ocr --config FILE [key=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import training
+from training.config import load_config, new_run_dir
+
+CONFIGS = Path(training.__file__).parent / "configs"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("train", help="train the plate detector or the recognizer")
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    for kind, help_text in (("detector", "YOLO plate detector (ultralytics)"), ("ocr", "EasyOCR recognizer")):
+        p = kinds.add_parser(kind, help=help_text)
+        p.add_argument("--config", type=Path, default=CONFIGS / f"{kind}.yaml", help="experiment YAML")
+        p.add_argument("overrides", nargs="*", metavar="key=value", help="override config values")
+        p.add_argument("--runs", type=Path, default=Path("runs"), help="folder for run folders")
+        p.add_argument("--name", help="suffix for the run folder name")
+        p.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in this folder")
+        p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.kind == "detector":
+        from training.detector import resume_detector, train_detector
+
+        if args.resume:
+            best = resume_detector(args.resume)
+        else:
+            config = load_config(args.config, args.overrides)
+            best = train_detector(config, new_run_dir(args.runs, "detector", args.name))
+    else:
+        from training.ocr import resume_ocr, train_ocr
+
+        if args.resume:
+            best = resume_ocr(args.resume)
+        else:
+            config = load_config(args.config, args.overrides)
+            best = train_ocr(config, new_run_dir(args.runs, "ocr", args.name))
+    print(f"best weights: {best}")
+    return 0

@@ -1,0 +1,1 @@
+"""Training: datasets, synthetic plates, detector and recognizer training, evaluation, export."""

@@ -1,0 +1,56 @@
+"""Photometric and geometric augmentation for plate crops (numpy / OpenCV, grayscale or RGB uint8)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def jitter_crop(image: np.ndarray, rng: np.random.Generator, amount: float = 0.08) -> np.ndarray:
+    """Grow or shrink each side a little, like a detector box that is a bit loose or tight."""
+    h, w = image.shape[:2]
+    pads = (rng.uniform(-amount, amount * 1.5, 4) * np.array([h, h, w, w])).astype(int)
+    top, bottom, left, right = pads
+    padded = cv2.copyMakeBorder(image, max(top, 0), max(bottom, 0), max(left, 0), max(right, 0), cv2.BORDER_REPLICATE)
+    y0, x0 = max(-top, 0), max(-left, 0)
+    y1 = padded.shape[0] - max(-bottom, 0)
+    x1 = padded.shape[1] - max(-right, 0)
+    cropped = padded[y0:y1, x0:x1]
+    return cropped if cropped.shape[0] > 4 and cropped.shape[1] > 4 else image
+
+
+def warp(image: np.ndarray, rng: np.random.Generator, degrees: float = 4.0, shear: float = 0.15) -> np.ndarray:
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-degrees, degrees), rng.uniform(0.92, 1.05))
+    matrix[0, 1] += rng.uniform(-shear, shear)
+    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    out: np.ndarray = image.astype(np.float32)
+    out = out * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)  # contrast, brightness
+    if rng.random() < 0.3:
+        out = 255 - out  # dark-on-light and light-on-dark plates both exist
+    if rng.random() < 0.4:
+        out += rng.normal(0, rng.uniform(2, 12), out.shape)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < 0.4:
+        k = int(rng.choice([3, 5]))
+        out = cv2.GaussianBlur(out, (k, k), 0)
+    if rng.random() < 0.3:  # low-resolution plates: shrink and grow back
+        h, w = out.shape[:2]
+        f = rng.uniform(0.3, 0.7)
+        small = cv2.resize(out, (max(4, int(w * f)), max(4, int(h * f))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.4:
+        ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 70))])
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) if ok else None
+        out = out if decoded is None else decoded
+    return out
+
+
+def augment_plate(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    image = jitter_crop(image, rng)
+    if rng.random() < 0.7:
+        image = warp(image, rng)
+    return photometric(image, rng)

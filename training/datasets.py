@@ -1,0 +1,67 @@
+"""Dataset readers: end-to-end frames (box + text), OCR crop sets (text + region), deterministic splits."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.records import Box
+from training.errors import DatasetError
+
+
+def normalize_plate(text: str) -> str:
+    """The scoring rule: a plate is its characters A-Z0-9, upper case, nothing else."""
+    return "".join(c for c in text.upper() if c.isascii() and c.isalnum())
+
+
+def split_of(key: str, val_fraction: float = 0.15, test_fraction: float = 0.0) -> str:
+    """Deterministic split by hash: the same file lands in the same split on every machine and run."""
+    bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    if bucket < test_fraction:
+        return "test"
+    return "val" if bucket < test_fraction + val_fraction else "train"
+
+
+@dataclass(frozen=True, slots=True)
+class EndToEndSample:
+    path: Path
+    box: Box
+    plate: str
+
+
+@dataclass(frozen=True, slots=True)
+class OcrSample:
+    path: Path
+    text: str
+    region: str
+
+
+def read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise DatasetError(f"{path} not found")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = required - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        return list(reader)
+
+
+def read_endtoend(folder: Path) -> list[EndToEndSample]:
+    """`labels.csv` with `file,x,y,w,h,plate` (pixels, top-left corner), as in endtoend-us."""
+    samples = []
+    for line, row in enumerate(read_csv(folder / "labels.csv", {"file", "x", "y", "w", "h", "plate"}), start=2):
+        try:
+            x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+        except ValueError as exc:
+            raise DatasetError(f"{folder / 'labels.csv'} line {line}: bad box ({exc})") from exc
+        samples.append(EndToEndSample(folder / row["file"], Box(x, y, x + w, y + h), normalize_plate(row["plate"])))
+    return samples
+
+
+def read_ocr_set(folder: Path) -> list[OcrSample]:
+    """`labels.csv` with `file,text,region` (region may be empty), as in plates-ocr."""
+    rows = read_csv(folder / "labels.csv", {"file", "text"})
+    return [OcrSample(folder / r["file"], r["text"], r.get("region") or "") for r in rows]

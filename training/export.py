@@ -1,0 +1,83 @@
+"""Export trained models to engine files (ONNX + PyTorch checkpoint) with EngineMetadata inside."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engines.base import METADATA_KEY, EngineMetadata, ModelKind, sha256_of
+from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, load_english_g2
+from engines.ort_engine import write_onnx_metadata
+from training.errors import TrainingError
+
+RECOGNIZER_HEIGHT, RECOGNIZER_WIDTH = 64, 256  # english_g2 reads 64 px high lines; plates are <= 4:1
+
+
+def today() -> str:
+    return datetime.now(UTC).strftime("%Y.%m.%d")
+
+
+def load_recognizer_checkpoint(path: Path | None) -> tuple[RecognizerNet, str, Path]:
+    """A fine-tuned checkpoint from `train ocr`, or EasyOCR's pretrained english_g2 when path is None."""
+    if path is None:
+        return load_english_g2(), ENGLISH_G2_CHARSET, english_g2_weights()
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "charset" not in checkpoint:
+        raise TrainingError(f"{path} is not a recognizer checkpoint written by `platestream train ocr`")
+    net = RecognizerNet(num_class=len(checkpoint["charset"]) + 1)
+    net.load_state_dict(checkpoint["state_dict"])
+    return net.eval(), checkpoint["charset"], path
+
+
+def export_recognizer(weights: Path | None, out_dir: Path, name: str = "recognizer",
+                      training: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    net, charset, source = load_recognizer_checkpoint(weights)
+    metadata = EngineMetadata(
+        kind=ModelKind.RECOGNIZER, name=name, version=today(), input_height=RECOGNIZER_HEIGHT,
+        input_width=RECOGNIZER_WIDTH, charset=charset, source_weights=source.name,
+        source_sha256=sha256_of(source), training=training or {},
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    example = torch.zeros(1, 1, RECOGNIZER_HEIGHT, RECOGNIZER_WIDTH)
+    torch.onnx.export(
+        net, (example,), str(onnx_path), input_names=["images"], output_names=["logits"],
+        dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
+    )
+    write_onnx_metadata(onnx_path, metadata)
+    pt_path = out_dir / f"{name}.pt"
+    torch.save({"state_dict": net.state_dict(), METADATA_KEY: metadata.to_json()}, pt_path)
+    return onnx_path, pt_path
+
+
+def detector_stride(model: Any) -> int:
+    return int(model.model.stride.max())
+
+
+def export_detector(best_pt: Path, out_dir: Path, imgsz: int = 960, name: str = "detector",
+                    training: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """ultralytics ONNX export with dynamic batch and size; our metadata is added beside ultralytics' own."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    from ultralytics import YOLO
+
+    model = YOLO(str(best_pt))
+    exported = Path(model.export(format="onnx", imgsz=imgsz, dynamic=True, simplify=True, opset=17))
+    metadata = EngineMetadata(
+        kind=ModelKind.DETECTOR, name=name, version=today(), input_height=imgsz, input_width=imgsz,
+        dynamic_size=True, stride=detector_stride(model), source_weights=best_pt.name,
+        source_sha256=sha256_of(best_pt), training=training or {},
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    shutil.move(exported, onnx_path)
+    write_onnx_metadata(onnx_path, metadata)
+    checkpoint = torch.load(best_pt, map_location="cpu", weights_only=False)
+    checkpoint = {"model": checkpoint["ema"] or checkpoint["model"], METADATA_KEY: metadata.to_json()}
+    pt_path = out_dir / f"{name}.pt"
+    torch.save(checkpoint, pt_path)
+    return onnx_path, pt_path

@@ -1,0 +1,172 @@
+"""Fine-tune EasyOCR's english_g2 recognizer on plate crops with CTC (`platestream train ocr`)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, strip_data_parallel
+from pipeline.decode import decode_image
+from pipeline.recognize import to_recognizer_input
+from training.augment import augment_plate
+from training.config import load_config, save_config
+from training.datasets import OcrSample, normalize_plate, read_ocr_set, split_of
+from training.detector import resolve_device
+from training.errors import DatasetError
+
+
+class CropDataset(Dataset[tuple[torch.Tensor, list[int]]]):
+    def __init__(self, samples: list[OcrSample], charset: str, height: int, width: int, augment: bool, seed: int):
+        self.samples, self.height, self.width, self.augment = samples, height, width, augment
+        self.index = {c: i + 1 for i, c in enumerate(charset)}  # 0 is the CTC blank
+        self.images = [decode_image(s.path.read_bytes(), str(s.path)).image for s in samples]
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, list[int]]:
+        image = augment_plate(self.images[i], self.rng) if self.augment else self.images[i]
+        tensor = torch.from_numpy(to_recognizer_input(image, self.height, self.width))
+        return tensor, [self.index[c] for c in self.samples[i].text]
+
+
+def collate(batch: list[tuple[torch.Tensor, list[int]]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    images, labels = zip(*batch, strict=True)
+    targets = torch.tensor([c for label in labels for c in label], dtype=torch.long)
+    return torch.stack(images), targets, torch.tensor([len(label) for label in labels], dtype=torch.long)
+
+
+def load_samples(config: dict[str, Any]) -> tuple[list[OcrSample], list[OcrSample]]:
+    """Real crops split by hash; texts outside the charset or on the exclude list are left out."""
+    charset, excluded = set(config["charset"]), {normalize_plate(str(t)) for t in config.get("exclude_texts") or []}
+    train: list[OcrSample] = []
+    val: list[OcrSample] = []
+    for folder in [Path(config["data"]), *(Path(p) for p in config.get("extra_data") or [])]:
+        for sample in read_ocr_set(folder):
+            text = "".join(c for c in sample.text.upper() if not c.isspace() and c != "-")
+            if not text or set(text) - charset or normalize_plate(text) in excluded:
+                continue
+            sample = OcrSample(sample.path, text, sample.region)
+            (val if split_of(sample.path.name, config["val_fraction"]) == "val" else train).append(sample)
+    if not train or not val:
+        raise DatasetError("no usable crops for training and validation")
+    return train, val
+
+
+def initial_network(charset: str) -> RecognizerNet:
+    """english_g2 weights; the output layer keeps the pretrained rows of characters both charsets share."""
+    net = RecognizerNet(num_class=len(charset) + 1)
+    state = strip_data_parallel(torch.load(english_g2_weights(), map_location="cpu", weights_only=True))
+    old_w, old_b = state.pop("Prediction.weight"), state.pop("Prediction.bias")
+    net.model.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        head = net.model.Prediction
+        head.weight[0], head.bias[0] = old_w[0], old_b[0]
+        for i, char in enumerate(charset, start=1):
+            j = ENGLISH_G2_CHARSET.find(char)
+            if j >= 0:
+                head.weight[i], head.bias[i] = old_w[j + 1], old_b[j + 1]
+    return net
+
+
+def greedy_texts(logits: torch.Tensor, charset: str) -> list[str]:
+    texts = []
+    for row in logits.argmax(dim=2).tolist():
+        chars, prev = [], 0
+        for cls in row:
+            if cls != prev and cls != 0:
+                chars.append(charset[cls - 1])
+            prev = cls
+        texts.append("".join(chars))
+    return texts
+
+
+def validate(net: RecognizerNet, loader: DataLoader, samples: list[OcrSample], charset: str,
+             device: str) -> dict[str, float]:
+    from rapidfuzz.distance import Levenshtein
+
+    net.eval()
+    predicted: list[str] = []
+    with torch.inference_mode():
+        for images, _, _ in loader:
+            predicted.extend(greedy_texts(net(images.to(device)), charset))
+    metrics: dict[str, float] = {}
+    regions = sorted({s.region.split("-")[0] for s in samples})
+    for region in ["all", *regions]:
+        pairs = [(p, s.text) for p, s in zip(predicted, samples, strict=True)
+                 if region == "all" or s.region.split("-")[0] == region]
+        metrics[f"exact_{region}"] = sum(p == t for p, t in pairs) / len(pairs)
+        errors = sum(Levenshtein.distance(p, t) for p, t in pairs)
+        metrics[f"char_accuracy_{region}"] = 1 - errors / sum(len(t) for _, t in pairs)
+    return metrics
+
+
+def train_ocr(config: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = None) -> Path:
+    save_config(config, run_dir)
+    torch.manual_seed(config["seed"])
+    device = resolve_device(str(config["device"]))
+    device = "cuda:0" if device == "0" else device
+    charset, h, w = config["charset"], config["height"], config["width"]
+    train, val = load_samples(config)
+    loader = DataLoader(CropDataset(train, charset, h, w, True, config["seed"]), batch_size=config["batch"],
+                        shuffle=True, collate_fn=collate, num_workers=config["workers"])
+    val_loader = DataLoader(CropDataset(val, charset, h, w, False, 0), batch_size=64, collate_fn=collate)
+    net = initial_network(charset).to(device)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config["lr"], total_steps=config["epochs"] * len(loader), pct_start=0.1)
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    start, best = 0, -1.0
+    if resume:
+        net.load_state_dict(resume["state_dict"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        start, best = resume["epoch"] + 1, resume["best"]
+    metrics_path = run_dir / "metrics.csv"
+    for epoch in range(start, config["epochs"]):
+        net.train()
+        total = 0.0
+        for images, targets, lengths in tqdm(loader, desc=f"epoch {epoch + 1}/{config['epochs']}", unit="batch"):
+            log_probs = net(images.to(device)).log_softmax(2).permute(1, 0, 2)  # T x B x C for CTCLoss
+            steps = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
+            loss = ctc(log_probs.float().cpu(), targets, steps, lengths)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            optimizer.step()
+            scheduler.step()
+            total += loss.item()
+        metrics = {"epoch": epoch + 1, "loss": total / len(loader), **validate(net, val_loader, val, charset, device)}
+        print("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+        write_metrics(metrics_path, metrics)
+        state = {"state_dict": net.state_dict(), "charset": charset, "metrics": metrics, "config": config}
+        if metrics["exact_all"] > best:
+            best = metrics["exact_all"]
+            torch.save(state, run_dir / "best.pt")
+        torch.save({**state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "epoch": epoch, "best": best}, run_dir / "last.pt")
+    return run_dir / "best.pt"
+
+
+def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(metrics))
+        if new:
+            writer.writeheader()
+        writer.writerow(metrics)
+
+
+def resume_ocr(run_dir: Path) -> Path:
+    last = run_dir / "last.pt"
+    if not last.is_file():
+        raise DatasetError(f"no checkpoint to resume at {last}")
+    checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+    return train_ocr(load_config(run_dir / "config.yaml"), run_dir, resume=checkpoint)
