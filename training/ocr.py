@@ -120,15 +120,20 @@ def train_ocr(config: dict[str, Any], run_dir: Path, resume: dict[str, Any] | No
     val_loader = DataLoader(CropDataset(val, charset, h, w, False, 0), batch_size=64, collate_fn=collate)
     net = initial_network(charset).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+    start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
+    # A resumed run continues its learning-rate schedule; one whose epochs were raised gets a fresh
+    # one-cycle schedule over the epochs left.
+    steps = config["epochs"] * len(loader)
+    same_schedule = bool(resume) and resume["scheduler"]["total_steps"] == steps  # type: ignore[index]
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config["lr"], total_steps=config["epochs"] * len(loader), pct_start=0.1)
+        optimizer, max_lr=config["lr"], total_steps=steps if same_schedule or not resume else
+        (config["epochs"] - start) * len(loader), pct_start=0.1)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
-    start, best = 0, -1.0
     if resume:
         net.load_state_dict(resume["state_dict"])
         optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        start, best = resume["epoch"] + 1, resume["best"]
+        if same_schedule:
+            scheduler.load_state_dict(resume["scheduler"])
     metrics_path = run_dir / "metrics.csv"
     for epoch in range(start, config["epochs"]):
         net.train()

@@ -1,0 +1,115 @@
+"""`platestream recognize` and `platestream eval` run as a user runs them: a subprocess, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import endtoend_rows
+
+EVAL_KEYS = {
+    "images", "detection_recall", "exact", "top5", "char_accuracy", "false_positives_per_image",
+    "ms_per_image_p50", "ms_per_image_p95", "images_per_second",
+}
+
+
+def platestream(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "platestream.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path, endtoend_dir: Path) -> dict[str, Path]:
+    good = (endtoend_dir / endtoend_rows(1)[0]["file"]).read_bytes()
+    files = {
+        "empty_file": tmp_path / "empty.jpg",
+        "not_an_image": tmp_path / "notes.jpg",
+        "truncated_image": tmp_path / "cut.jpg",
+        "unreadable_file": tmp_path / "missing.jpg",
+    }
+    files["empty_file"].write_bytes(b"")
+    files["not_an_image"].write_text("this is text, not a JPEG")
+    files["truncated_image"].write_bytes(good[: len(good) // 2])
+    return files
+
+
+def test_recognize_json_per_image_and_bad_files_do_not_stop_the_batch(
+    endtoend_dir: Path, bad_files: dict[str, Path]
+) -> None:
+    images = [endtoend_dir / r["file"] for r in endtoend_rows(3)]
+    args = [images[0], *bad_files.values(), *images[1:]]
+    done = platestream("recognize", "--json", *args)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [str(a) for a in args]
+    good = [lines[0], *lines[-2:]]
+    for result in good:
+        assert result["data_type"] == "alpr_results" and result["img_width"] > 0
+        assert result["processing_time_ms"] > 0
+        for plate in result["results"]:
+            assert 0 <= plate["confidence"] <= 100 and plate["plate"]
+            assert set(plate["box"]) == {"x", "y", "width", "height"}
+            assert plate["candidates"][0]["plate"] == plate["plate"]
+    errors = {line["error"]["code"]: line for line in lines if "error" in line}
+    assert set(errors) == set(bad_files)
+    assert "4 of 7 file(s) could not be read" in done.stderr
+
+
+def test_strict_exits_non_zero_on_a_bad_file(endtoend_dir: Path, bad_files: dict[str, Path]) -> None:
+    image = endtoend_dir / endtoend_rows(1)[0]["file"]
+    assert platestream("recognize", "--strict", image).returncode == 0
+    done = platestream("recognize", "--strict", image, bad_files["not_an_image"])
+    assert done.returncode == 1
+    assert "not a recognised image format" in done.stdout
+
+
+def test_pixel_limit_is_configurable(endtoend_dir: Path) -> None:
+    image = endtoend_dir / endtoend_rows(1)[0]["file"]
+    done = platestream("recognize", "--json", image, env={"PLATESTREAM_MAX_PIXELS": "1000"})
+    assert json.loads(done.stdout)["error"]["code"] == "image_too_large"
+    done = platestream("recognize", "--json", "--max-pixels", "1000", image)
+    assert json.loads(done.stdout)["error"]["code"] == "image_too_large"
+
+
+def test_bad_engine_or_region_is_a_usage_error(tmp_path: Path, endtoend_dir: Path) -> None:
+    image = endtoend_dir / endtoend_rows(1)[0]["file"]
+    done = platestream("recognize", image, "--detector", tmp_path / "none.onnx")
+    assert done.returncode == 2 and "does not exist" in done.stderr
+    done = platestream("recognize", image, "--region", "atlantis")
+    assert done.returncode == 2 and "unknown region" in done.stderr
+
+
+def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: Path) -> None:
+    rows = endtoend_rows(222)[::37]
+    folder = tmp_path / "set"
+    folder.mkdir()
+    lines = ["file,x,y,w,h,plate"]
+    for row in rows:
+        (folder / row["file"]).symlink_to(endtoend_dir / row["file"])
+        lines.append(",".join(row[k] for k in ("file", "x", "y", "w", "h", "plate")))
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n")
+    out, details = tmp_path / "out.json", tmp_path / "details.csv"
+    done = platestream("eval", folder, "--json", out, "--details", details)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert set(report) == EVAL_KEYS
+    assert report["images"] == len(rows)
+    for key in ("detection_recall", "exact", "top5", "char_accuracy"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["exact"] <= report["top5"]
+    assert 0 < report["ms_per_image_p50"] <= report["ms_per_image_p95"]
+    assert report["images_per_second"] > 0
+    assert "detection recall" in done.stdout and "eval" in done.stderr  # table on stdout, progress bar on stderr
+    assert len(details.read_text().splitlines()) == len(rows) + 1
+
+
+def test_eval_without_labels_is_a_usage_error(tmp_path: Path) -> None:
+    done = platestream("eval", tmp_path)
+    assert done.returncode == 2 and "labels.csv not found" in done.stderr

@@ -1,0 +1,85 @@
+"""Format templates, confusable correction and candidate ranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import FormatConfigError
+from pipeline.formats import Region, Template, load_regions, parse_regions
+from pipeline.postprocess import PostprocessConfig, candidates_for, expand_alternatives
+from pipeline.records import CharGuess, RawText
+
+
+def raw(*options: tuple[tuple[str, float], ...]) -> RawText:
+    return RawText(tuple(CharGuess(o) for o in options))
+
+
+def plain(text: str, p: float = 0.9) -> RawText:
+    return raw(*(((c, p),) for c in text))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("LLLNNNN", "ABC1234", ("ABC1234", 0)),
+        ("LLLNNNN", "A8C12S4", ("ABC1254", 2)),  # 8 -> B where a letter must be, S -> 5 where a digit must be
+        ("LLLNLNN", "0BC1D23", ("OBC1D23", 1)),
+        ("LLNNLLL", "AB12CDE", ("AB12CDE", 0)),
+        ("LLNNLLL", "AB1ZCDE", ("AB12CDE", 1)),
+        ("LLLNNNN", "ABC123", None),  # wrong length
+        ("LLLNNNN", "ABC12X4", None),  # X has no digit look-alike
+        ("LLL*NN", "ABCX12", ("ABCX12", 0)),
+    ],
+)
+def test_template_fit(pattern: str, text: str, expected: tuple[str, int] | None) -> None:
+    assert Template(pattern).fit(text) == expected
+
+
+def test_region_picks_the_template_needing_fewest_fixes() -> None:
+    region = load_regions()["br"]
+    assert region.best_fit("ABC1D23") == ("ABC1D23", True)  # Mercosur as read
+    assert region.best_fit("ABC1234") == ("ABC1234", True)  # old format as read
+    assert region.best_fit("ABC12") == ("ABC12", False)
+
+
+def test_candidates_prefer_template_matches_and_correct_confusables() -> None:
+    # "A8C1234": the 8 in a letter position is corrected to B by the Brazilian template
+    found = candidates_for(plain("A8C1234"), load_regions()["br"], PostprocessConfig())
+    assert found[0].plate == "ABC1234" and found[0].matches_template
+
+
+def test_alternatives_make_ranked_candidates() -> None:
+    text = raw((("A", 0.9),), (("B", 0.6), ("8", 0.4)), (("1", 0.95),))
+    assert [t for t, _ in expand_alternatives(text, beam=10)] == ["AB1", "A81"]
+    found = candidates_for(text, Region("generic"), PostprocessConfig(top_n=5))
+    assert [c.plate for c in found] == ["AB1", "A81"]
+    assert found[0].confidence == pytest.approx(100 * (0.9 * 0.6 * 0.95) ** (1 / 3), abs=0.01)
+    assert 0 < found[1].confidence < found[0].confidence <= 100
+
+
+def test_length_limits_drop_candidates() -> None:
+    assert candidates_for(plain("A"), load_regions()["generic"], PostprocessConfig()) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"nope": {}}, "'regions' mapping"),
+        ({"regions": {"x": ["LLL"]}}, "must be a mapping"),
+        ({"regions": {"x": {"templates": ["LL-N"]}}}, "use L"),
+        ({"regions": {"x": {"min_length": 5, "max_length": 3}}}, "min_length"),
+        ({"regions": {"x": {"min_length": "many"}}}, "region 'x'"),
+    ],
+)
+def test_bad_region_config_is_rejected(data: object, message: str) -> None:
+    with pytest.raises(FormatConfigError, match=message):
+        parse_regions(data)
+
+
+def test_unreadable_regions_file(tmp_path: Path) -> None:
+    bad = tmp_path / "regions.yaml"
+    bad.write_text("regions: [unclosed")
+    with pytest.raises(FormatConfigError, match="cannot read"):
+        load_regions(bad)

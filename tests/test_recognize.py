@@ -1,0 +1,77 @@
+"""Recognize stage: input shaping, CTC decoding, and the shipped recognizer on real plate crops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines import Engine
+from pipeline.recognize import (
+    PLATE_ALPHABET,
+    Recognizer,
+    RecognizerConfig,
+    alphabet_matrix,
+    ctc_decode,
+    to_recognizer_input,
+)
+from pipeline.records import Box, Detection, PlateCrop
+from tests.conftest import load_frame, ocr_rows
+
+
+def crops_for(ocr_dir: Path, rows: list[dict[str, str]]) -> list[PlateCrop]:
+    return [PlateCrop(Detection(Box(0, 0, 1, 1), 1.0), load_frame(ocr_dir / r["file"]).image) for r in rows]
+
+
+def test_input_is_fixed_size_and_padded_by_edge() -> None:
+    crop = np.full((20, 30, 3), 255, np.uint8)
+    tensor = to_recognizer_input(crop, 64, 256)
+    assert tensor.shape == (1, 64, 256) and tensor.dtype == np.float32
+    assert tensor.min() == pytest.approx(1.0) and tensor.max() == pytest.approx(1.0)
+    wide = to_recognizer_input(np.zeros((10, 500, 3), np.uint8), 64, 256)
+    assert wide.shape == (1, 64, 256) and wide.max() == pytest.approx(-1.0)
+
+
+def test_alphabet_folds_case_and_drops_separators() -> None:
+    matrix = alphabet_matrix("a-A1")
+    assert matrix.shape == (5, len(PLATE_ALPHABET) + 1)
+    column_a = PLATE_ALPHABET.index("A") + 1
+    assert matrix[1, column_a] == matrix[3, column_a] == 1  # 'a' and 'A' are one plate character
+    assert matrix[2, 0] == 1  # '-' is a separator: it counts as the blank
+    assert matrix.sum(axis=1).tolist() == [1, 1, 1, 1, 1]
+
+
+def test_ctc_collapses_repeats_and_keeps_alternatives() -> None:
+    alphabet = "AB8"
+    frames = [
+        [0.1, 0.8, 0.05, 0.05],  # A
+        [0.1, 0.85, 0.0, 0.05],  # A again: same character
+        [0.9, 0.05, 0.05, 0.0],  # blank
+        [0.1, 0.0, 0.5, 0.4],  # B, with 8 as a close second
+        [0.9, 0.1, 0.0, 0.0],  # blank
+        [0.1, 0.8, 0.1, 0.0],  # A: a new character after the blank
+    ]
+    decoded = ctc_decode(np.array(frames), alphabet, RecognizerConfig())
+    assert decoded.text == "ABA"
+    assert decoded.chars[0].best == ("A", 0.85)
+    assert [c for c, _ in decoded.chars[1].options] == ["B", "8"]
+
+
+@pytest.mark.parametrize("region", ["br", "us", "cn"])
+def test_batched_recognition_equals_one_by_one(recognizer: Engine, ocr_dir: Path, region: str) -> None:
+    crops = crops_for(ocr_dir, ocr_rows(region, 12))
+    reader = Recognizer(recognizer, RecognizerConfig(max_batch=64))
+    batched = reader.read(crops)
+    single = [reader.read([c])[0] for c in crops]
+    assert [t.text for t in batched] == [t.text for t in single]
+    for got, want in zip(batched, single, strict=True):
+        for a, b in zip(got.chars, want.chars, strict=True):
+            assert [c for c, _ in a.options] == [c for c, _ in b.options]
+            assert [p for _, p in a.options] == pytest.approx([p for _, p in b.options], abs=1e-4)
+
+
+def test_batches_are_split_at_max_batch(recognizer: Engine, ocr_dir: Path) -> None:
+    crops = crops_for(ocr_dir, ocr_rows("br", 10))
+    small = Recognizer(recognizer, RecognizerConfig(max_batch=3)).read(crops)
+    assert [t.text for t in small] == [t.text for t in Recognizer(recognizer, RecognizerConfig()).read(crops)]

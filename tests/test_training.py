@@ -1,0 +1,122 @@
+"""Training package: configs, dataset readers, and a few real training steps on tiny subsets, then export."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines import ModelKind, create_engine
+from pipeline.recognize import to_recognizer_input
+from tests.conftest import load_frame, ocr_rows
+from training.config import load_config, new_run_dir, parse_override
+from training.datasets import normalize_plate, read_endtoend, read_ocr_set, split_of
+from training.errors import ConfigError, DatasetError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "training" / "configs"
+
+
+def test_overrides_keep_yaml_types() -> None:
+    assert parse_override("epochs=3") == ("epochs", 3)
+    assert parse_override("extra_data=[a, b]") == ("extra_data", ["a", "b"])
+    config = load_config(CONFIGS / "detector.yaml", ["imgsz=320", "cache=false"])
+    assert config["imgsz"] == 320 and config["cache"] is False
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(CONFIGS / "detector.yaml", ["imgsz"])
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(CONFIGS / "missing.yaml")
+
+
+def test_split_is_deterministic_and_proportional() -> None:
+    names = [f"img{i}.jpg" for i in range(2000)]
+    splits = [split_of(n, 0.2) for n in names]
+    assert splits == [split_of(n, 0.2) for n in names]
+    assert 0.17 < splits.count("val") / len(names) < 0.23
+
+
+def test_dataset_readers(endtoend_dir: Path, ocr_dir: Path, tmp_path: Path) -> None:
+    samples = read_endtoend(endtoend_dir)
+    assert len(samples) == 222 and all(s.path.is_file() and s.box.width > 0 for s in samples)
+    crops = read_ocr_set(ocr_dir)
+    assert len(crops) == 5070 and {c.region[:2] for c in crops} == {"us", "br", "cn"}
+    assert normalize_plate("abc-123 ") == "ABC123" and normalize_plate("京A12345") == "A12345"
+    (tmp_path / "labels.csv").write_text("file,plate\nx.jpg,ABC\n")
+    with pytest.raises(DatasetError, match="missing column"):
+        read_endtoend(tmp_path)
+
+
+def tiny_yolo_folder(source: Path, dest: Path, per_split: int) -> Path:
+    for split in ("train", "val"):
+        (dest / "images" / split).mkdir(parents=True)
+        (dest / "labels" / split).mkdir(parents=True)
+        for image in sorted((source / "images" / split).iterdir())[:per_split]:
+            (dest / "images" / split / image.name).symlink_to(image)
+            shutil.copy(source / "labels" / split / f"{image.stem}.txt", dest / "labels" / split)
+    return dest
+
+
+@pytest.mark.slow
+def test_detector_trains_exports_and_runtimes_agree(detect_dir: Path, tmp_path: Path) -> None:
+    from training.detector import train_detector
+    from training.export import export_detector
+
+    data = tiny_yolo_folder(detect_dir, tmp_path / "tiny", per_split=8)
+    overrides = [f"data={data}", "epochs=1", "imgsz=128", "batch=4", "cache=false", "workers=0", "plots=false"]
+    run = new_run_dir(tmp_path / "runs", "detector", "test")
+    best = train_detector(load_config(CONFIGS / "detector.yaml", overrides), run)
+    assert best.is_file() and (run / "config.yaml").is_file() and (run / "train" / "results.csv").is_file()
+    assert not list(detect_dir.glob("labels/*.cache")), "training must never write into the dataset folder"
+
+    onnx_path, pt_path = export_detector(best, tmp_path / "engines", imgsz=256)
+    batch = np.random.default_rng(0).random((2, 3, 256, 320), dtype=np.float32)
+    outputs = []
+    for path in (onnx_path, pt_path):
+        engine = create_engine(path)
+        assert engine.metadata.kind == ModelKind.DETECTOR and engine.metadata.input_height == 256
+        outputs.append(engine.infer(batch))
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-2, rtol=1e-3)
+
+
+def tiny_ocr_folder(ocr_dir: Path, dest: Path) -> Path:
+    dest.mkdir()
+    rows = ocr_rows("br", 16) + ocr_rows("us", 8) + ocr_rows("cn", 8)
+    with (dest / "labels.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["file", "text", "region"])
+        writer.writeheader()
+        for i, row in enumerate(rows):
+            name = f"{i}{Path(row['file']).suffix}"
+            (dest / name).symlink_to(ocr_dir / row["file"])
+            writer.writerow({"file": name, "text": row["text"], "region": row["region"]})
+    return dest
+
+
+@pytest.mark.slow
+def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path) -> None:
+    from training.export import export_recognizer
+    from training.ocr import resume_ocr, train_ocr
+    from training.quantize import quantize_int8
+
+    data = tiny_ocr_folder(ocr_dir, tmp_path / "crops")
+    overrides = [f"data={data}", "epochs=1", "batch=8", "val_fraction=0.3"]
+    run = new_run_dir(tmp_path / "runs", "ocr", "test")
+    best = train_ocr(load_config(CONFIGS / "ocr.yaml", overrides), run)
+    assert best.is_file()
+    header = (run / "metrics.csv").read_text().splitlines()[0]
+    assert "exact_all" in header and "char_accuracy_all" in header and "exact_br" in header
+
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("epochs: 1", "epochs: 2"))
+    resume_ocr(run)
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + epoch 1 + resumed epoch 2
+
+    onnx_path, pt_path = export_recognizer(best, tmp_path / "engines")
+    crops = [load_frame(ocr_dir / r["file"]).image for r in ocr_rows("br", 4)]
+    batch = np.stack([to_recognizer_input(c, 64, 256) for c in crops])
+    fp32 = create_engine(onnx_path)
+    assert fp32.metadata.charset == load_config(CONFIGS / "ocr.yaml")["charset"]
+    assert np.allclose(fp32.infer(batch), create_engine(pt_path).infer(batch), atol=1e-2)
+    int8 = create_engine(quantize_int8(onnx_path))
+    assert int8.metadata.precision == "int8"
+    assert int8.infer(batch).shape == fp32.infer(batch).shape
