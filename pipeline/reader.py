@@ -17,6 +17,14 @@ from pipeline.recognize import Recognizer, RecognizerConfig
 from pipeline.records import Frame, FrameResult, PlateCrop, PlateRead, RawText
 
 
+@dataclass(frozen=True, slots=True)
+class StageTimes:
+    """Seconds spent per stage on one batch, for metrics."""
+
+    detect_s: float
+    recognize_s: float
+
+
 @dataclass(frozen=True)
 class ReaderConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -62,18 +70,23 @@ class PlateReader:
         return cls(create_engine(detector, device, threads), create_engine(recognizer, device, threads), config)
 
     def read(self, frames: list[Frame]) -> list[FrameResult]:
+        return self.read_timed(frames)[0]
+
+    def read_timed(self, frames: list[Frame]) -> tuple[list[FrameResult], StageTimes]:
         """Detect in all frames at once, recognize all their crops at once, then apply format rules."""
         started = time.perf_counter()
         detections = detect(frames, self.detector, self.config.detector)
+        detected = time.perf_counter()
         margin = self.config.crop_margin
         crops = [[crop_plate(f, d, margin) for d in ds] for f, ds in zip(frames, detections, strict=True)]
         texts = iter(self.recognizer.read([c for per_frame in crops for c in per_frame]))
-        elapsed_ms = (time.perf_counter() - started) * 1000 / max(len(frames), 1)  # batch time, shared out
+        finished = time.perf_counter()
+        elapsed_ms = (finished - started) * 1000 / max(len(frames), 1)  # batch time, shared out
         results = []
         for frame, frame_crops in zip(frames, crops, strict=True):
             reads = [r for c in frame_crops if (r := self._plate_read(c, next(texts))) is not None]
             results.append(FrameResult(frame.source, frame.width, frame.height, reads, round(elapsed_ms, 2)))
-        return results
+        return results, StageTimes(detect_s=detected - started, recognize_s=finished - detected)
 
     def _plate_read(self, crop: PlateCrop, raw: RawText) -> PlateRead | None:
         candidates = candidates_for(raw, self.region, self.config.postprocess)

@@ -45,3 +45,37 @@ class CoreSettings(BaseSettings):
             regions_file=self.regions_file,
             keep_crops=keep_crops,
         )
+
+
+class ServiceSettings(CoreSettings):
+    """The streaming service: gateway, workers and the embedded all-in-one `platestream run`."""
+
+    api_token: str | None = Field(None, description="bearer token for /v1; `run` creates one in the data dir if unset")
+    data_dir: Path = Field(Path("data"), description="crops, the SQLite database, the generated API token")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data dir")
+    redis_url: str | None = Field(None, description="unset = in-process queue and feed (embedded mode)")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    auto_migrate: bool = Field(True, description="apply database migrations at start-up")
+    allow_file_urls: bool = Field(False, description="let cameras read local files (file:// or paths)")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_video_bytes: int = Field(500 * 1024 * 1024, ge=1024)
+    queue_maxlen: int = Field(1000, ge=1, description="frames waiting; the oldest are dropped beyond it")
+    worker_batch: int = Field(8, ge=1, le=256, description="frames per worker batch")
+    worker_max_wait_ms: int = Field(50, ge=0, le=10_000, description="longest wait to fill a batch")
+    reclaim_idle_ms: int = Field(30_000, ge=100, description="pending frames idle this long are reclaimed")
+    jpeg_quality: int = Field(90, ge=30, le=100)
+    reconnect_max_s: float = Field(8.0, ge=0.5, description="cap of the camera reconnect backoff")
+    feed_channel: str = "platestream:reads"
+    stream_key: str = "platestream:frames"
+    cors_origins: str = ""
+
+    video_fps: float = Field(5.0, gt=0, le=60, description="frames per second analysed in uploaded videos")
+    webrtc_ice_servers: str = Field("", description="comma-separated STUN/TURN URLs for WHIP peers")
+    webrtc_loopback_only: bool = Field(False, description="offer only 127.0.0.1 ICE candidates (tests, same-host)")
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'platestream.db').resolve()}"
+
+    def webrtc_ice_servers_list(self) -> list[str]:
+        return [s.strip() for s in self.webrtc_ice_servers.split(",") if s.strip()]

@@ -27,7 +27,7 @@ def settings_from(args: argparse.Namespace) -> CoreSettings:
     return CoreSettings(**overrides)
 
 
-def build_reader(settings: CoreSettings) -> PlateReader:
+def build_reader(settings: CoreSettings, keep_crops: bool = False) -> PlateReader:
     return PlateReader.from_files(
-        settings.detector, settings.recognizer, settings.reader_config(), settings.device, settings.threads
+        settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device, settings.threads
     )

@@ -1,0 +1,1 @@
+"""Gateway: FastAPI app for cameras, image posts, search, the live feed and metrics."""

@@ -1,0 +1,102 @@
+"""The FastAPI application: `create_app(settings)`, with a lifespan that opens and closes every pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from gateway.deps import require_token
+from gateway.errors import install_error_handlers
+from gateway.feed import Feed, InProcessFeed, RedisFeed
+from gateway.metrics import Metrics, create_metrics
+from gateway.routes import cameras, feed, health, reads, recognize, videos
+from gateway.state import Services
+from platestream import __version__
+from platestream.settings import ServiceSettings
+from workers.queue import FrameQueue
+
+
+async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services:
+    from redis.asyncio import Redis
+
+    from storage.db import make_engine, make_sessionmaker, upgrade
+    from workers.queue import InProcessQueue
+    from workers.redis_queue import RedisFrameQueue
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url()
+    if settings.auto_migrate:
+        await upgrade(url)
+    engine = make_engine(url)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    queue: FrameQueue
+    feed_impl: Feed
+    if redis is not None:
+        queue = RedisFrameQueue(redis, stream=settings.stream_key, maxlen=settings.queue_maxlen)
+        feed_impl = RedisFeed(redis, settings.feed_channel)
+    else:
+        queue, feed_impl = InProcessQueue(maxlen=settings.queue_maxlen), InProcessFeed()
+    await feed_impl.start()
+    return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine), queue=queue,
+                    feed=feed_impl, metrics=metrics, redis=redis)
+
+
+async def close_services(services: Services) -> None:
+    if services.whip:
+        await services.whip.close_all()
+    if services.cameras:
+        await services.cameras.close()
+    for task in list(services.background):
+        task.cancel()
+    await asyncio.gather(*services.background, return_exceptions=True)
+    await services.feed.close()
+    await services.queue.close()
+    if services.redis is not None:
+        await services.redis.aclose()
+    await services.engine.dispose()
+
+
+def create_app(settings: ServiceSettings, *, services: Services | None = None, ingest: bool = True) -> FastAPI:
+    """`services` lets the embedded runner share its queue and feed with an in-process worker;
+    `ingest=False` serves the API without reading cameras (for a gateway that only answers queries)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from gateway.camera_manager import CameraManager
+        from gateway.whip import WhipSessions
+
+        owned = services is None
+        state = services or await open_services(settings, create_metrics())
+        app.state.services = state
+        state.whip = WhipSessions(state.queue.publish, state.metrics, settings.jpeg_quality,
+                                  settings.webrtc_ice_servers_list(), settings.webrtc_loopback_only)
+        if ingest:
+            state.cameras = CameraManager(state)
+            await state.cameras.start()
+        try:
+            yield
+        finally:
+            if owned:
+                await close_services(state)
+            else:
+                await state.whip.close_all()
+                if state.cameras:
+                    await state.cameras.close()
+
+    app = FastAPI(title="platestream", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins.split(","),
+                           allow_methods=["*"], allow_headers=["*"])
+    protected = [Depends(require_token)]
+    app.include_router(health.router)
+    app.include_router(recognize.router, dependencies=protected)
+    app.include_router(cameras.router, dependencies=protected)
+    app.include_router(reads.router, dependencies=protected)
+    app.include_router(videos.router, dependencies=protected)
+    app.include_router(feed.router)  # WebSockets check the token themselves (browsers cannot set headers)
+    return app

@@ -1,0 +1,59 @@
+"""Read history: search with filters and cursor pagination, one read, and its plate crop."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+
+from gateway.deps import ServicesDep, SessionDep
+from gateway.errors import NotFoundError, Unprocessable
+from gateway.schemas import ReadPage
+from storage.crops import crop_file
+from storage.reads import ReadFilters, get_read, search_reads
+from storage.schemas import read_payload
+
+router = APIRouter(prefix="/v1/reads", tags=["reads"])
+
+
+@router.get("")
+async def search(
+    session: SessionDep,
+    plate: Annotated[str | None, Query(max_length=16, description="exact plate (A-Z0-9 after normalising)")] = None,
+    prefix: Annotated[str | None, Query(max_length=16)] = None,
+    fuzzy: Annotated[str | None, Query(max_length=16, description="plates within max_distance edits")] = None,
+    max_distance: Annotated[int, Query(ge=0, le=2)] = 1,
+    camera_id: Annotated[int | None, Query(ge=1)] = None,
+    job_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ReadPage:
+    try:
+        filters = ReadFilters(plate=plate, prefix=prefix, fuzzy=fuzzy, max_distance=max_distance,
+                              camera_id=camera_id, job_id=job_id, since=since, until=until,
+                              min_confidence=min_confidence)
+    except ValidationError as exc:
+        raise Unprocessable("; ".join(e["msg"] for e in exc.errors())) from exc
+    rows, next_cursor = await search_reads(session, filters, limit, cursor)
+    return ReadPage(items=[read_payload(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{read_id}")
+async def one(read_id: int, session: SessionDep) -> dict[str, Any]:
+    return read_payload(await get_read(session, read_id))
+
+
+@router.get("/{read_id}/crop.jpg", response_class=FileResponse)
+async def crop(read_id: int, services: ServicesDep, session: SessionDep) -> FileResponse:
+    read = await get_read(session, read_id)
+    if not read.crop_path:
+        raise NotFoundError(f"read {read_id} has no crop")
+    path = await asyncio.to_thread(crop_file, services.settings.data_dir, read.crop_path)
+    return FileResponse(path, media_type="image/jpeg")

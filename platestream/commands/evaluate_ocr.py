@@ -1,0 +1,51 @@
+"""`platestream eval-ocr DIR`: recognizer accuracy on labelled crops (labels.csv: file,text,region)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tqdm import tqdm
+
+from engines import create_engine
+from pipeline.formats import load_regions
+from pipeline.reader import merge_regions
+from pipeline.recognize import Recognizer, RecognizerConfig
+from platestream.commands.common import add_reader_options, settings_from
+from training.datasets import read_ocr_set, split_of
+from training.evaluate_ocr import OcrReport, RegionScore, evaluate_crops
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("eval-ocr", help="score the recognizer on labelled plate crops, per region")
+    parser.add_argument("folder", type=Path, metavar="DIR", help="folder with labels.csv (file,text,region)")
+    parser.add_argument("--split", choices=["all", "train", "val"], default="val",
+                        help="hash split as used by `train ocr` (default: the held-out val split)")
+    parser.add_argument("--val-fraction", type=float, default=0.15, help="must match the training config")
+    parser.add_argument("--json", dest="json_out", type=Path, metavar="OUT")
+    add_reader_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def print_report(report: OcrReport) -> None:
+    print(f"{'region':<10}{'crops':>8}{'exact':>10}{'chars':>10}")
+    overall = RegionScore(crops=report.crops, exact=report.exact, char_accuracy=report.char_accuracy)
+    for name, s in [*report.regions.items(), ("all", overall)]:
+        print(f"{name:<10}{s.crops:>8}{s.exact:>10.2%}{s.char_accuracy:>10.2%}")
+    print(f"{report.ms_per_crop:.2f} ms per crop (batched)")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    samples = read_ocr_set(args.folder)
+    if args.split != "all":
+        samples = [s for s in samples if split_of(s.path.name, args.val_fraction) == args.split]
+    engine = create_engine(settings.recognizer, settings.device, settings.threads)
+    region = merge_regions(tuple(settings.regions.split(",")), load_regions(settings.regions_file))
+    with tqdm(total=len(samples), unit="crop", desc="eval-ocr") as bar:
+        report = evaluate_crops(Recognizer(engine, RecognizerConfig()), samples, region, on_batch=bar.update)
+    print_report(report)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report.model_dump(), indent=2) + "\n")
+    return 0

@@ -1,0 +1,185 @@
+"""Service processes: `run` (embedded all-in-one), `gateway`, `worker`, `rq-worker` and `db upgrade`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import socket
+from pathlib import Path
+
+from platestream.settings import ServiceSettings
+
+log = logging.getLogger("platestream")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = sub.add_parser("run", help="the whole service in one process: SQLite + in-process queue by default")
+    run.add_argument("--source", action="append", default=[], metavar="URL",
+                     help="register this stream (or video file) as a camera at start-up; repeatable")
+    run.add_argument("--workers", type=int, default=1, help="worker tasks in this process")
+    gateway = sub.add_parser("gateway", help="HTTP API and camera ingest (needs PLATESTREAM_REDIS_URL)")
+    worker = sub.add_parser("worker", help="batched recognition worker (needs PLATESTREAM_REDIS_URL)")
+    worker.add_argument("--name", help="consumer name (default: host-pid)")
+    worker.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    rq = sub.add_parser("rq-worker", help="RQ worker for uploaded video jobs (needs PLATESTREAM_REDIS_URL)")
+    for p in (run, gateway):
+        p.add_argument("--host", help="listen address (default PLATESTREAM_HOST)")
+        p.add_argument("--port", type=int, help="listen port (default PLATESTREAM_PORT)")
+    run.set_defaults(handler=cmd_run)
+    gateway.set_defaults(handler=cmd_gateway)
+    worker.set_defaults(handler=cmd_worker)
+    rq.set_defaults(handler=cmd_rq_worker)
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply Alembic migrations").set_defaults(handler=cmd_db_upgrade)
+
+
+def service_settings(args: argparse.Namespace) -> ServiceSettings:
+    overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
+    return ServiceSettings(**overrides)
+
+
+def ensure_token(settings: ServiceSettings) -> ServiceSettings:
+    """Embedded mode on a fresh machine: create an API token once and keep it in the data dir."""
+    if settings.api_token:
+        return settings
+    path = settings.data_dir / "api_token"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+        path.chmod(0o600)
+    token = path.read_text().strip()
+    print(f"API token (from {path}): {token}", flush=True)
+    return settings.model_copy(update={"api_token": token})
+
+
+def require_redis(settings: ServiceSettings, what: str) -> None:
+    if not settings.redis_url:
+        raise SystemExit(f"platestream {what} needs PLATESTREAM_REDIS_URL; for one process use `platestream run`")
+
+
+async def serve(app: object, settings: ServiceSettings) -> None:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))  # type: ignore[arg-type]
+    await server.serve()
+
+
+async def register_sources(services: object, sources: list[str]) -> None:
+    from storage import cameras as repo
+    from storage.errors import Conflict
+
+    async with services.sessions() as session:  # type: ignore[attr-defined]
+        for index, url in enumerate(sources, start=1):
+            try:
+                await repo.create_camera(session, name=f"source-{index}", url=url)
+            except Conflict:
+                await repo.update_camera(session, next(c.id for c in await repo.list_cameras(session)
+                                                       if c.name == f"source-{index}"), url=url, enabled=True)
+        await session.commit()
+
+
+async def run_embedded(settings: ServiceSettings, sources: list[str], workers: int) -> None:
+    from gateway.app import close_services, create_app, open_services
+    from gateway.metrics import create_metrics
+    from platestream.commands.common import build_reader
+    from workers.batching import BatchPolicy
+    from workers.worker import Worker, WorkerContext
+
+    services = await open_services(settings, create_metrics())
+    try:
+        await register_sources(services, sources)
+        reader = await asyncio.to_thread(build_reader, settings, True)
+        services.reader = reader
+        context = WorkerContext(services.queue, reader, services.sessions, services.feed, services.metrics,
+                                settings.data_dir, settings.max_pixels)
+        policy = BatchPolicy(settings.worker_batch, settings.worker_max_wait_ms, settings.reclaim_idle_ms)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(Worker(f"embedded-{i}", context, policy).run(stop)) for i in range(workers)]
+        try:
+            await serve(create_app(settings, services=services), settings)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await close_services(services)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = ensure_token(service_settings(args))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_embedded(settings, [str(s) for s in args.source], max(1, args.workers)))
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+
+    settings = service_settings(args)
+    require_redis(settings, "gateway")
+    if not settings.api_token:
+        raise SystemExit("platestream gateway needs PLATESTREAM_API_TOKEN")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(create_app(settings), settings))
+    return 0
+
+
+async def run_worker(settings: ServiceSettings, name: str, metrics_port: int | None) -> None:
+    from prometheus_client import start_http_server
+
+    from gateway.app import close_services, open_services
+    from gateway.metrics import create_metrics
+    from platestream.commands.common import build_reader
+    from workers.batching import BatchPolicy
+    from workers.worker import Worker, WorkerContext
+
+    metrics = create_metrics()
+    if metrics_port:
+        start_http_server(metrics_port, registry=metrics.registry)
+    services = await open_services(settings, metrics)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)  # finish the batch in hand, ack it, then exit
+    try:
+        reader = await asyncio.to_thread(build_reader, settings, True)
+        context = WorkerContext(services.queue, reader, services.sessions, services.feed, metrics,
+                                settings.data_dir, settings.max_pixels)
+        policy = BatchPolicy(settings.worker_batch, settings.worker_max_wait_ms, settings.reclaim_idle_ms)
+        await Worker(name, context, policy).run(stop)
+    finally:
+        await close_services(services)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = service_settings(args)
+    require_redis(settings, "worker")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    name = args.name or f"{socket.gethostname()}-{os.getpid()}"
+    asyncio.run(run_worker(settings, name, args.metrics_port))
+    return 0
+
+
+def cmd_rq_worker(args: argparse.Namespace) -> int:
+    from redis import Redis
+    from rq import Queue, Worker
+
+    settings = service_settings(args)
+    require_redis(settings, "rq-worker")
+    connection = Redis.from_url(settings.redis_url or "")
+    Worker([Queue("platestream-videos", connection=connection)], connection=connection).work()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage.db import upgrade_sync
+
+    settings = ServiceSettings()
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    upgrade_sync(settings.resolved_database_url())
+    print(f"database at {settings.resolved_database_url()} is up to date")
+    return 0

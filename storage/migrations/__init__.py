@@ -1,0 +1,1 @@
+"""Alembic migrations for the storage package (run them with `storage.db.upgrade`)."""

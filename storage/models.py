@@ -1,0 +1,153 @@
+"""Declarative models. The schema itself is owned by the Alembic migrations in `storage/migrations`;
+these classes must describe the same tables (tests run the migration, then use these models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, get_args
+from uuid import uuid4
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    false,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+PLATE_MAX_LENGTH = 16
+# Created by the migration only on Postgres; autogenerate must not expect them elsewhere.
+POSTGRES_ONLY_INDEXES = frozenset({"ix_reads_plate_trgm"})
+
+# Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes in, timezone-aware UTC datetimes out, on every backend.
+
+    Postgres keeps `timestamptz`; SQLite has no time zones, so values are stored as naive UTC text (fixed
+    width, so string order is time order) and UTC is attached again on the way out. Naive input is taken
+    to be UTC rather than local time, which would silently shift reads by the server's offset.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSONB on Postgres (compact, indexable later); plain JSON text elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only autoincrements an INTEGER PRIMARY KEY, not BIGINT.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    __table_args__ = (CheckConstraint("fps > 0", name="fps_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    fps: Mapped[float] = mapped_column(Float, default=5.0, server_default="5")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Live status written by the gateway; not part of the configuration (does not bump updated_at).
+    connected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_frame_at: Mapped[datetime | None] = mapped_column(default=None)
+    measured_fps: Mapped[float | None] = mapped_column(Float, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    def __repr__(self) -> str:
+        return f"Camera(id={self.id!r}, name={self.name!r})"
+
+
+class Read(Base):
+    __tablename__ = "reads"
+    __table_args__ = (
+        Index("ix_reads_captured_at", "captured_at"),
+        Index("ix_reads_camera_id_captured_at", "camera_id", "captured_at"),
+        Index("ix_reads_plate", "plate"),
+        Index("ix_reads_job_id", "job_id"),
+        # Trigram index for prefix (LIKE 'AB%') and similarity searches; the extension only exists on Postgres.
+        Index("ix_reads_plate_trgm", "plate", postgresql_using="gin", postgresql_ops={"plate": "gin_trgm_ops"}).ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    # Reads outlive their camera: deleting a camera keeps its history, unattributed.
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"), default=None)
+    job_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    frame_id: Mapped[str] = mapped_column(String(64))
+    plate: Mapped[str] = mapped_column(String(PLATE_MAX_LENGTH))
+    confidence: Mapped[float] = mapped_column(Float)
+    detection_confidence: Mapped[float] = mapped_column(Float)
+    region: Mapped[str] = mapped_column(String(32))
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    box: Mapped[dict[str, int]] = mapped_column(JSONType)
+    captured_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    crop_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    event_id: Mapped[int | None] = mapped_column(Integer, default=None)  # future events table; no FK yet
+
+    def __repr__(self) -> str:
+        return f"Read(id={self.id!r}, plate={self.plate!r}, captured_at={self.captured_at!r})"
+
+
+class VideoJob(Base):
+    __tablename__ = "video_jobs"
+    __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_valid"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid4().hex)
+    filename: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    frames: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    def __repr__(self) -> str:
+        return f"VideoJob(id={self.id!r}, status={self.status!r})"

@@ -1,0 +1,70 @@
+"""The GPU pack (a few real plates-detect images, no wheel download), the polars stand-in and the plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from training.gpu.pack import PackError, candidates, main, pack_dataset
+from training.gpu.plot import plot_results
+from training.gpu.shim import polars as polars_shim
+
+RESULTS_CSV = (
+    "epoch,time,train/box_loss,metrics/mAP50(B),lr/pg0\n"
+    "1,5.5,2.1,0.10,0.001\n"
+    "2,11.0,1.9,0.25,0.002\n"
+)
+
+
+def test_pack_layout_downscales_and_keeps_labels(detect_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pack"
+    assert main(["--out", str(out), "--source", str(detect_dir), "--limit", "3", "--imgsz", "256",
+                 "--no-wheels"]) == 0
+    for split in ("train", "val"):
+        images = sorted((out / "plates-detect" / "images" / split).iterdir())
+        assert len(images) == 3
+        for image in images:
+            with Image.open(image) as im:
+                assert max(im.size) == 256 and im.format == "JPEG"  # the sources' longest side is 512
+            label = out / "plates-detect" / "labels" / split / f"{image.stem}.txt"
+            assert label.read_bytes() == (detect_dir / "labels" / split / label.name).read_bytes()
+    manifest = json.loads((out / "pack.json").read_text())
+    assert manifest["dataset"]["images"] == 6 and manifest["dataset"]["side"] == 256
+    assert manifest["wheels"] == [] and not (out / "wheels").exists()
+    report = capsys.readouterr().out
+    assert "plates-detect:" in report and "MiB" in report and "6 images" in report
+
+
+def test_pack_lowers_quality_to_fit(detect_dir: Path, tmp_path: Path) -> None:
+    full = pack_dataset(detect_dir, tmp_path / "full", imgsz=256, max_mib=100, limit=2)
+    assert (full.side, full.quality) == (256, 85)
+    budget = full.bytes * 0.8 / 2**20
+    small = pack_dataset(detect_dir, tmp_path / "small", imgsz=256, max_mib=budget, limit=2)
+    assert small.bytes <= budget * 2**20 and (small.quality < 85 or small.side < 256)
+    with pytest.raises(PackError, match="do not fit"):
+        pack_dataset(detect_dir, tmp_path / "tiny", imgsz=256, max_mib=0.001, limit=2)
+
+
+def test_candidates_prefer_resolution_over_quality() -> None:
+    pairs = candidates(imgsz=640, largest=512, quality=85, min_quality=75)
+    assert pairs[:3] == [(512, 85), (512, 80), (512, 75)] and pairs[3] == (480, 85)
+    assert pairs[-1] == (320, 75)  # never below half of imgsz
+
+
+def test_polars_stand_in_reads_results_csv() -> None:
+    frame = polars_shim.read_csv(RESULTS_CSV.encode(), infer_schema_length=None)
+    columns = frame.to_dict(as_series=False)
+    assert columns["epoch"] == [1, 2] and columns["metrics/mAP50(B)"] == [0.10, 0.25]
+    with pytest.raises(AttributeError, match="stand-in"):
+        _ = polars_shim.scan_parquet  # anything but read_csv fails loudly
+
+
+def test_plot_results(tmp_path: Path) -> None:
+    (tmp_path / "results.csv").write_text(RESULTS_CSV)
+    png = plot_results(tmp_path / "results.csv", tmp_path / "out" / "results.png")
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width > 300

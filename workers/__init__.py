@@ -1,0 +1,1 @@
+"""Workers: consume frames from the queue, batch them, run the pipeline, store and publish reads."""
