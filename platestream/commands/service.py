@@ -38,6 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     db_sub.add_parser("upgrade", help="apply Alembic migrations").set_defaults(handler=cmd_db_upgrade)
 
 
+def configure_logging() -> None:
+    # force: the CLI already set WARNING for one-shot commands; services log their progress at INFO.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+
+
 def service_settings(args: argparse.Namespace) -> ServiceSettings:
     overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
     return ServiceSettings(**overrides)
@@ -111,7 +116,7 @@ async def run_embedded(settings: ServiceSettings, sources: list[str], workers: i
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = ensure_token(service_settings(args))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     asyncio.run(run_embedded(settings, [str(s) for s in args.source], max(1, args.workers)))
     return 0
 
@@ -123,7 +128,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     require_redis(settings, "gateway")
     if not settings.api_token:
         raise SystemExit("platestream gateway needs PLATESTREAM_API_TOKEN")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     asyncio.run(serve(create_app(settings), settings))
     return 0
 
@@ -158,7 +163,7 @@ async def run_worker(settings: ServiceSettings, name: str, metrics_port: int | N
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = service_settings(args)
     require_redis(settings, "worker")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     asyncio.run(run_worker(settings, name, args.metrics_port))
     return 0
