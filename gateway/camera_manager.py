@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from gateway.ingest import CameraReader, CameraStatus
+from gateway.schemas import PUSH_SCHEME
 from gateway.state import Services
 from storage import cameras as repo
 from storage.errors import NotFound
@@ -32,7 +33,7 @@ class CameraManager:
     def apply(self, camera: Camera) -> None:
         """(Re)start the camera's reader with its current settings, or stop it when disabled."""
         self._stop(camera.id)
-        if not camera.enabled:
+        if not camera.enabled or camera.url.lower().startswith(f"{PUSH_SCHEME}:"):
             return
         s = self.services.settings
         reader = CameraReader(camera.id, camera.url, camera.fps, self.services.queue.publish,

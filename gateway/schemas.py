@@ -8,11 +8,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NETWORK_SCHEMES = {"rtsp", "rtsps", "http", "https"}
+PUSH_SCHEME = "whip"  # `whip:` names a camera whose frames arrive by WebRTC (WHIP) instead of being read
 
 
 def check_camera_url(url: str, allow_files: bool) -> str:
     """Network streams always; local files (file:// or a path) only when the operator allows them."""
     scheme = urlsplit(url).scheme.lower()
+    if scheme == PUSH_SCHEME:  # frames are pushed to /v1/cameras/{id}/whip; nothing to read
+        return url
     if scheme in NETWORK_SCHEMES:
         if not urlsplit(url).hostname:
             raise ValueError(f"url {url!r} has no host")

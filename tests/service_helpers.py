@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
 from platestream.settings import ServiceSettings
 from tests.conftest import dataset, endtoend_rows
 
+T = TypeVar("T")
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -110,13 +112,13 @@ class Process:
         return self.proc.returncode
 
 
-def wait_until(check: object, timeout: float, interval: float = 0.5) -> object:
+def wait_until(check: Callable[[], T], timeout: float, interval: float = 0.5) -> T:
     """Poll `check()` until it returns something truthy; that value is returned."""
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = check()  # type: ignore[operator]
+        value = check()
         if value:
             return value
         time.sleep(interval)

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -19,8 +20,8 @@ from tests.service_helpers import (
     REDIS_URL,
     TOKEN,
     Process,
-    fresh_postgres,
     free_port,
+    fresh_postgres,
     make_cars_video,
     wait_until,
 )
@@ -65,8 +66,8 @@ def service(tmp_path: Path) -> Iterator[tuple[str, str]]:
             client.close()
 
 
-async def collect_feed(base: str, seconds: float) -> list[dict[str, object]]:
-    events: list[dict[str, object]] = []
+async def collect_feed(base: str, seconds: float) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
     url = base.replace("http", "ws") + f"/v1/feed?token={TOKEN}"
     async with websockets.connect(url) as ws:
         try:

@@ -60,6 +60,9 @@ class Worker:
         while not stop.is_set():
             deliveries = await collect_batch(self.context.queue, self.name, self.policy, stop, self.reclaimer)
             if deliveries:
+                reclaimed = sum(d.deliveries > 1 for d in deliveries)
+                if reclaimed:
+                    log.info("worker %s reclaimed %d frame(s) left pending by another worker", self.name, reclaimed)
                 await self.process(deliveries)
         log.info("worker %s stopped after %d batches", self.name, self.batches)
 
