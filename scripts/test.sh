@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run every test: set up (idempotent), start local services, then pytest, ruff and mypy.
+# Run every test: system packages and set-up (both idempotent), local services, then ruff, mypy and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/system-deps.sh
 scripts/setup.sh
 scripts/services.sh
 .venv/bin/ruff check .
