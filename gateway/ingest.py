@@ -137,5 +137,6 @@ class CameraReader:
         asyncio.run_coroutine_threadsafe(self.publish(message), self.loop).result(timeout=10)
         self.status.frames_sent += 1
         self.status.last_frame_at = message.captured_at
-        self.status.measured_fps = round(self._rate.tick(now), 2)
-        self.metrics.camera_fps.labels(camera=str(self.camera_id)).set(self.status.measured_fps)
+        rate = self._rate.tick(now)  # known from the second frame on
+        self.status.measured_fps = round(rate, 2) if rate else None
+        self.metrics.camera_fps.labels(camera=str(self.camera_id)).set(rate)

@@ -26,6 +26,13 @@ class Metrics:
     frames_processed: Counter
     reads_stored: Counter
     errors: Counter
+    dropped_seen: int = 0
+
+    def sync_dropped(self, total: int) -> None:
+        """The queue counts drops (in Redis, across processes); the counter follows that total."""
+        if total > self.dropped_seen:
+            self.frames_dropped.inc(total - self.dropped_seen)
+            self.dropped_seen = total
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:

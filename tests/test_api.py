@@ -149,3 +149,29 @@ def test_feed_refuses_a_missing_token(client: TestClient) -> None:
 def test_bad_video_upload(client: TestClient) -> None:
     answer = client.post("/v1/videos", headers=AUTH, files={"file": ("v.mp4", b"not a video", "video/mp4")})
     assert answer.status_code == 400 and "not a readable video" in answer.json()["error"]["message"]
+
+
+def test_dropped_frames_are_counted_in_metrics(tmp_path: Path) -> None:
+    from workers.messages import FrameMessage
+
+    with TestClient(create_app(settings_for(tmp_path, queue_maxlen=5))) as client:
+        queue = client.app.state.services.queue  # type: ignore[attr-defined]
+        assert client.portal is not None
+        for _ in range(8):  # no worker in this app: the bound drops the 3 oldest
+            client.portal.call(queue.publish, FrameMessage(jpeg=b"x"))
+        text = client.get("/metrics").text
+    assert "platestream_frames_dropped_total 3.0" in text
+    assert "platestream_stream_length 5.0" in text
+
+
+def test_cameras_resume_after_a_restart(tmp_path: Path) -> None:
+    from tests.service_helpers import make_cars_video, wait_until
+
+    video, _ = make_cars_video(tmp_path / "cars.mp4", count=2, seconds_each=2)
+    settings = settings_for(tmp_path, allow_file_urls=True)
+    with TestClient(create_app(settings)) as client:
+        camera = client.post("/v1/cameras", headers=AUTH, json={"name": "file", "url": str(video), "fps": 2}).json()
+    with TestClient(create_app(settings)) as client:
+        status = wait_until(lambda: (s := client.get(f"/v1/cameras/{camera['id']}", headers=AUTH).json())["connected"]
+                            and s["measured_fps"] and s, timeout=30)
+        assert 0.5 < status["measured_fps"] < 5 and status["last_frame_at"] and status["last_error"] is None

@@ -41,6 +41,7 @@ async def metrics(services: ServicesDep) -> Response:
     try:
         stats = await services.queue.stats()
         services.metrics.stream_length.set(stats.length)
+        services.metrics.sync_dropped(stats.dropped)
     except Exception:
         services.metrics.errors.labels(stage="metrics").inc()
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 from platestream.settings import ServiceSettings
@@ -70,8 +72,20 @@ def require_redis(settings: ServiceSettings, what: str) -> None:
 async def serve(app: object, settings: ServiceSettings) -> None:
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))  # type: ignore[arg-type]
-    await server.serve()
+    class GracefulServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises SIGTERM/SIGINT after its shutdown, which would kill the process before the
+            # in-process workers finish and ack their batch; here the caller returns normally instead.
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")  # type: ignore[arg-type]
+    await GracefulServer(config).serve()
 
 
 async def register_sources(services: object, sources: list[str]) -> None:
