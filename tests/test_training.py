@@ -120,3 +120,19 @@ def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path
     int8 = create_engine(quantize_int8(onnx_path))
     assert int8.metadata.precision == "int8"
     assert int8.infer(batch).shape == fp32.infer(batch).shape
+
+
+def test_fp16_storage_halves_onnx_files_and_keeps_outputs(tmp_path: Path) -> None:
+    import onnx
+
+    from platestream.models import SHIPPED_MODELS
+    from training.compact import compact_onnx, expand_onnx
+
+    expanded = expand_onnx(SHIPPED_MODELS / "recognizer.onnx", tmp_path / "fp32.onnx")
+    compacted = compact_onnx(expanded, tmp_path / "fp16w.onnx")
+    assert compacted.stat().st_size < 0.6 * expanded.stat().st_size
+    assert {p.key for p in onnx.load(str(compacted)).metadata_props} >= {"platestream"}
+    batch = np.random.default_rng(1).random((2, 1, 64, 256), dtype=np.float32)
+    full, small = create_engine(expanded).infer(batch), create_engine(compacted).infer(batch)
+    np.testing.assert_allclose(full, small, atol=0.05)
+    assert (full.argmax(-1) == small.argmax(-1)).mean() > 0.99

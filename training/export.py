@@ -13,6 +13,7 @@ import torch
 from engines.base import METADATA_KEY, EngineMetadata, ModelKind, sha256_of
 from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, load_english_g2
 from engines.ort_engine import write_onnx_metadata
+from training.compact import compact_onnx
 from training.errors import TrainingError
 
 RECOGNIZER_HEIGHT, RECOGNIZER_WIDTH = 64, 256  # english_g2 reads 64 px high lines; plates are <= 4:1
@@ -50,8 +51,11 @@ def export_recognizer(weights: Path | None, out_dir: Path, name: str = "recogniz
         dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
     )
     write_onnx_metadata(onnx_path, metadata)
+    compact_onnx(onnx_path)
     pt_path = out_dir / f"{name}.pt"
-    torch.save({"state_dict": net.state_dict(), METADATA_KEY: metadata.to_json()}, pt_path)
+    # FP16 storage halves the file; the PyTorch engine copies the weights into its FP32 (or FP16 on CUDA) net.
+    half = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    torch.save({"state_dict": half, METADATA_KEY: metadata.to_json()}, pt_path)
     return onnx_path, pt_path
 
 
@@ -76,6 +80,7 @@ def export_detector(best_pt: Path, out_dir: Path, imgsz: int = 960, name: str = 
     onnx_path = out_dir / f"{name}.onnx"
     shutil.move(exported, onnx_path)
     write_onnx_metadata(onnx_path, metadata)
+    compact_onnx(onnx_path)
     checkpoint = torch.load(best_pt, map_location="cpu", weights_only=False)
     checkpoint = {"model": checkpoint["ema"] or checkpoint["model"], METADATA_KEY: metadata.to_json()}
     pt_path = out_dir / f"{name}.pt"

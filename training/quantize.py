@@ -6,9 +6,11 @@ quantization can cost accuracy, so it is never the default engine without a meas
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from engines.ort_engine import read_onnx_metadata, write_onnx_metadata
+from training.compact import expand_onnx
 
 
 def quantize_int8(onnx_path: Path) -> Path:
@@ -16,6 +18,9 @@ def quantize_int8(onnx_path: Path) -> Path:
 
     out = onnx_path.with_name(f"{onnx_path.stem}.int8.onnx")
     metadata = read_onnx_metadata(onnx_path)
-    quantize_dynamic(str(onnx_path), str(out), weight_type=QuantType.QInt8)
+    with tempfile.TemporaryDirectory() as tmp:
+        # The quantizer only finds weights stored as FP32 initializers, so undo the FP16 storage first.
+        fp32 = expand_onnx(onnx_path, Path(tmp) / "fp32.onnx")
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
     write_onnx_metadata(out, metadata.model_copy(update={"precision": "int8"}))
     return out
