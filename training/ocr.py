@@ -60,6 +60,20 @@ def load_samples(config: dict[str, Any]) -> tuple[list[OcrSample], list[OcrSampl
     return train, val
 
 
+def synthetic_samples(config: dict[str, Any], run_dir: Path) -> list[OcrSample]:
+    """Rendered plates of regions the real crops lack (EU, UK, ...), written once into the run folder."""
+    count = int(config.get("synthetic") or 0)
+    if count <= 0:
+        return []
+    from training.synthetic import write_dataset
+
+    folder = run_dir / "synthetic"
+    if not (folder / "labels.csv").is_file():
+        write_dataset(folder, count, seed=int(config["seed"]))
+    charset = set(config["charset"])
+    return [s for s in read_ocr_set(folder) if s.text and not set(s.text) - charset]
+
+
 def initial_network(charset: str) -> RecognizerNet:
     """english_g2 weights; the output layer keeps the pretrained rows of characters both charsets share."""
     net = RecognizerNet(num_class=len(charset) + 1)
@@ -115,6 +129,7 @@ def train_ocr(config: dict[str, Any], run_dir: Path, resume: dict[str, Any] | No
     device = "cuda:0" if device == "0" else device
     charset, h, w = config["charset"], config["height"], config["width"]
     train, val = load_samples(config)
+    train += synthetic_samples(config, run_dir)
     loader = DataLoader(CropDataset(train, charset, h, w, True, config["seed"]), batch_size=config["batch"],
                         shuffle=True, collate_fn=collate, num_workers=config["workers"])
     val_loader = DataLoader(CropDataset(val, charset, h, w, False, 0), batch_size=64, collate_fn=collate)
