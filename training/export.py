@@ -13,7 +13,7 @@ import torch
 from engines.base import METADATA_KEY, EngineMetadata, ModelKind, sha256_of
 from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, load_english_g2
 from engines.ort_engine import write_onnx_metadata
-from training.compact import compact_onnx
+from training.compact import MIN_ELEMENTS, compact_onnx
 from training.errors import TrainingError
 
 RECOGNIZER_HEIGHT, RECOGNIZER_WIDTH = 64, 256  # english_g2 reads 64 px high lines; plates are <= 4:1
@@ -53,8 +53,10 @@ def export_recognizer(weights: Path | None, out_dir: Path, name: str = "recogniz
     write_onnx_metadata(onnx_path, metadata)
     compact_onnx(onnx_path)
     pt_path = out_dir / f"{name}.pt"
-    # FP16 storage halves the file; the PyTorch engine copies the weights into its FP32 (or FP16 on CUDA) net.
-    half = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    # FP16 storage of the large tensors halves the file, as for ONNX (small ones such as BatchNorm statistics
+    # stay FP32); the PyTorch engine copies them into its FP32 (or FP16 on CUDA) net.
+    half = {k: v.half() if v.is_floating_point() and v.numel() >= MIN_ELEMENTS else v
+            for k, v in net.state_dict().items()}
     torch.save({"state_dict": half, METADATA_KEY: metadata.to_json()}, pt_path)
     return onnx_path, pt_path
 
