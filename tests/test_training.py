@@ -117,7 +117,11 @@ def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path
     batch = np.stack([to_recognizer_input(c, 64, 256) for c in crops])
     fp32 = create_engine(onnx_path)
     assert fp32.metadata.charset == load_config(CONFIGS / "ocr.yaml")["charset"]
-    assert np.allclose(fp32.infer(batch), create_engine(pt_path).infer(batch), atol=1e-2)
+    # Both files store weights in FP16, rounded at different points (ONNX after folding BatchNorm into the
+    # convolutions), so they agree to FP16 precision, not bit for bit.
+    onnx_out, torch_out = fp32.infer(batch), create_engine(pt_path).infer(batch)
+    assert np.abs(onnx_out - torch_out).max() < 0.02 * np.abs(onnx_out).max()
+    assert (onnx_out.argmax(-1) == torch_out.argmax(-1)).mean() > 0.99
     int8 = create_engine(quantize_int8(onnx_path))
     assert int8.metadata.precision == "int8"
     assert int8.infer(batch).shape == fp32.infer(batch).shape
