@@ -13,7 +13,8 @@ from gateway.deps import require_token
 from gateway.errors import install_error_handlers
 from gateway.feed import Feed, InProcessFeed, RedisFeed
 from gateway.metrics import Metrics, create_metrics
-from gateway.routes import cameras, feed, health, reads, recognize, videos
+from gateway.routes import cameras, events, feed, health, reads, recognize, videos
+from gateway.routes.web import mount_ui
 from gateway.state import Services
 from platestream import __version__
 from platestream.settings import ServiceSettings
@@ -97,6 +98,8 @@ def create_app(settings: ServiceSettings, *, services: Services | None = None, i
     app.include_router(recognize.router, dependencies=protected)
     app.include_router(cameras.router, dependencies=protected)
     app.include_router(reads.router, dependencies=protected)
+    app.include_router(events.router, dependencies=protected)
     app.include_router(videos.router, dependencies=protected)
     app.include_router(feed.router)  # WebSockets check the token themselves (browsers cannot set headers)
+    mount_ui(app)  # the browser UI at / and /ui (static files; it sends the token on each API call)
     return app

@@ -25,6 +25,7 @@ class Metrics:
     frames_dropped: Counter
     frames_processed: Counter
     reads_stored: Counter
+    events_stored: Counter
     errors: Counter
     dropped_seen: int = 0
 
@@ -55,5 +56,6 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         frames_dropped=Counter("platestream_frames_dropped", "Frames dropped by the queue bound", registry=registry),
         frames_processed=Counter("platestream_frames_processed", "Frames analysed", registry=registry),
         reads_stored=Counter("platestream_reads_stored", "Plate reads stored", registry=registry),
+        events_stored=Counter("platestream_events_stored", "Vehicle passes (voted events) stored", registry=registry),
         errors=Counter("platestream_errors", "Errors per stage", ["stage"], registry=registry),
     )

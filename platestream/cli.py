@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from engines.errors import EngineError
 from pipeline.errors import PipelineError
 from platestream import __version__
-from platestream.commands import evaluate, evaluate_ocr, export, recognize, service, train
+from platestream.commands import bench, evaluate, evaluate_ocr, export, recognize, service, train
 from training.errors import TrainingError
 
 EXIT_USAGE = 2  # bad arguments, config or engine files: nothing was processed
-COMMANDS = (recognize, evaluate, evaluate_ocr, train, export, service)
+COMMANDS = (recognize, evaluate, evaluate_ocr, train, export, service, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

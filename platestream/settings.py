@@ -13,6 +13,7 @@ from pipeline.formats import DEFAULT_REGIONS_FILE
 from pipeline.postprocess import PostprocessConfig
 from pipeline.reader import ReaderConfig
 from pipeline.recognize import RecognizerConfig
+from pipeline.track import TrackerConfig
 from platestream.models import default_detector, default_recognizer
 
 
@@ -73,9 +74,14 @@ class ServiceSettings(CoreSettings):
     video_fps: float = Field(5.0, gt=0, le=60, description="frames per second analysed in uploaded videos")
     webrtc_ice_servers: str = Field("", description="comma-separated STUN/TURN URLs for WHIP peers")
     webrtc_loopback_only: bool = Field(False, description="offer only 127.0.0.1 ICE candidates (tests, same-host)")
+    track_quiet_s: float = Field(2.0, gt=0, le=600, description="a vehicle pass ends after this long without its plate")
+    track_iou: float = Field(0.2, ge=0, le=1, description="box overlap that continues a plate track")
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'platestream.db').resolve()}"
+
+    def tracker_config(self) -> TrackerConfig:
+        return TrackerConfig(iou=self.track_iou, quiet_seconds=self.track_quiet_s)
 
     def webrtc_ice_servers_list(self) -> list[str]:
         return [s.strip() for s in self.webrtc_ice_servers.split(",") if s.strip()]

@@ -9,11 +9,12 @@ Repository functions take an `AsyncSession`, flush, and never commit; use
 
 from storage.db import default_database_url, make_engine, make_sessionmaker, upgrade, upgrade_sync
 from storage.errors import Conflict, InvalidQuery, NotFound, StorageError
-from storage.models import Camera, Read, VideoJob
+from storage.models import Camera, Event, Read, VideoJob
 
 __all__ = [
     "Camera",
     "Conflict",
+    "Event",
     "InvalidQuery",
     "NotFound",
     "Read",

@@ -32,7 +32,7 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 PLATE_MAX_LENGTH = 16
 # Created by the migration only on Postgres; autogenerate must not expect them elsewhere.
-POSTGRES_ONLY_INDEXES = frozenset({"ix_reads_plate_trgm"})
+POSTGRES_ONLY_INDEXES = frozenset({"ix_reads_plate_trgm", "ix_events_plate_trgm"})
 
 # Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
 NAMING_CONVENTION = {
@@ -110,6 +110,7 @@ class Read(Base):
         Index("ix_reads_camera_id_captured_at", "camera_id", "captured_at"),
         Index("ix_reads_plate", "plate"),
         Index("ix_reads_job_id", "job_id"),
+        Index("ix_reads_event_id", "event_id"),
         # Trigram index for prefix (LIKE 'AB%') and similarity searches; the extension only exists on Postgres.
         Index("ix_reads_plate_trgm", "plate", postgresql_using="gin", postgresql_ops={"plate": "gin_trgm_ops"}).ddl_if(
             dialect="postgresql"
@@ -130,10 +131,41 @@ class Read(Base):
     captured_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     crop_path: Mapped[str | None] = mapped_column(String(512), default=None)
-    event_id: Mapped[int | None] = mapped_column(Integer, default=None)  # future events table; no FK yet
+    # The vehicle pass this read was voted into; set by the worker when the pass ends.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), default=None)
 
     def __repr__(self) -> str:
         return f"Read(id={self.id!r}, plate={self.plate!r}, captured_at={self.captured_at!r})"
+
+
+class Event(Base):
+    """One vehicle pass on a camera: the vote over the reads of one track (`reads.event_id` points here)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_last_seen", "last_seen"),
+        Index("ix_events_camera_id_last_seen", "camera_id", "last_seen"),
+        Index("ix_events_plate", "plate"),
+        Index("ix_events_plate_trgm", "plate", postgresql_using="gin",
+              postgresql_ops={"plate": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"), default=None)
+    plate: Mapped[str] = mapped_column(String(PLATE_MAX_LENGTH))
+    confidence: Mapped[float] = mapped_column(Float)
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column()
+    frames: Mapped[int] = mapped_column(Integer)
+    # No foreign key: the read is a hint for the crop, and events must not depend on reads' retention.
+    best_read_id: Mapped[int | None] = mapped_column(BigIntId, default=None)
+    best_crop_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    region: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Event(id={self.id!r}, plate={self.plate!r}, last_seen={self.last_seen!r})"
 
 
 class VideoJob(Base):

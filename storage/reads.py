@@ -9,19 +9,26 @@ import base64
 import binascii
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.errors import InvalidQuery, NotFound
-from storage.models import PLATE_MAX_LENGTH, Camera, Read
+from storage.models import PLATE_MAX_LENGTH, Base, Camera, Read
 from workers.messages import ReadRecord
 
 MAX_LIMIT = 1000
+RowT = TypeVar("RowT", bound=Base)
 _NOT_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
+
+
+class HasCamera(Protocol):
+    camera_id: int | None
 
 
 def normalize_plate(value: str) -> str:
@@ -73,7 +80,7 @@ class ReadFilters(BaseModel):
 async def add_reads(session: AsyncSession, records: Sequence[ReadRecord]) -> list[Read]:
     """Insert a batch of reads in the caller's transaction; the returned rows have their ids."""
     rows = [_row(record) for record in records]
-    await _drop_deleted_cameras(session, rows)
+    await drop_deleted_cameras(session, rows)
     session.add_all(rows)
     await session.flush()
     return rows
@@ -91,24 +98,56 @@ async def search_reads(
 ) -> tuple[list[Read], str | None]:
     """One page of matching reads, newest first by (captured_at, id), and the cursor of the next page
     (None on the last page). Keyset paging: pages stay stable while new reads arrive."""
+    conditions = filter_conditions(filters, READ_COLUMNS)
+    if filters.job_id is not None:
+        conditions.append(Read.job_id == filters.job_id)
+    return await search_page(session, Read, READ_COLUMNS, conditions, limit, cursor)
+
+
+@dataclass(frozen=True)
+class SearchColumns:
+    """The columns a `ReadFilters` search and its paging use, so reads and events share one implementation.
+
+    A row matches `since`/`until` when its [start, end] time span overlaps [since, until); pages are ordered by
+    (end, id), newest first. A read is an instant (start = end = captured_at); an event spans a vehicle pass.
+    """
+
+    plate: InstrumentedAttribute[str]
+    camera_id: InstrumentedAttribute[int | None]
+    confidence: InstrumentedAttribute[float]
+    start: InstrumentedAttribute[datetime]
+    end: InstrumentedAttribute[datetime]
+    id: InstrumentedAttribute[int]
+
+
+READ_COLUMNS = SearchColumns(Read.plate, Read.camera_id, Read.confidence, Read.captured_at, Read.captured_at,
+                             Read.id)
+
+
+async def search_page(
+    session: AsyncSession, model: type[RowT], columns: SearchColumns, conditions: list[ColumnElement[bool]],
+    limit: int, cursor: str | None,
+) -> tuple[list[RowT], str | None]:
+    """One keyset page of `model` rows matching `conditions`, newest first, and the next page's cursor."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     statement = (
-        select(Read)
-        .where(*_conditions(filters))
-        .order_by(Read.captured_at.desc(), Read.id.desc())
+        select(model)
+        .where(*conditions)
+        .order_by(columns.end.desc(), columns.id.desc())
         .limit(limit + 1)  # one extra row tells whether a next page exists
     )
     if cursor is not None:
-        statement = statement.where(_after(*decode_cursor(cursor)))
+        statement = statement.where(_after(columns, *decode_cursor(cursor)))
     rows = list((await session.scalars(statement)).all())
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_cursor(last.captured_at, last.id)
+    return rows[:limit], encode_cursor(getattr(last, columns.end.key), getattr(last, columns.id.key))
 
 
 def encode_cursor(captured_at: datetime, read_id: int) -> str:
+    """The cursor after a row: its (time, id) sort key (reads: captured_at; events: last_seen)."""
     raw = f"{captured_at.astimezone(UTC).isoformat()}|{read_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -125,28 +164,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidQuery(f"invalid cursor {cursor[:64]!r}: pass back a next_cursor from a previous page") from error
 
 
-def _conditions(filters: ReadFilters) -> list[ColumnElement[bool]]:
+def filter_conditions(filters: ReadFilters, columns: SearchColumns) -> list[ColumnElement[bool]]:
+    """SQL conditions for every filter but `job_id` (which only reads carry directly)."""
     conditions: list[ColumnElement[bool]] = []
     if filters.plate is not None:
-        conditions.append(Read.plate == filters.plate)
+        conditions.append(columns.plate == filters.plate)
     if filters.prefix is not None:
-        conditions.append(Read.plate.like(filters.prefix + "%"))  # A-Z0-9 only: nothing to escape
+        conditions.append(columns.plate.like(filters.prefix + "%"))  # A-Z0-9 only: nothing to escape
     if filters.fuzzy is not None:
-        conditions.extend(_fuzzy(filters.fuzzy, filters.max_distance))
+        conditions.extend(_fuzzy(columns.plate, filters.fuzzy, filters.max_distance))
     if filters.camera_id is not None:
-        conditions.append(Read.camera_id == filters.camera_id)
-    if filters.job_id is not None:
-        conditions.append(Read.job_id == filters.job_id)
+        conditions.append(columns.camera_id == filters.camera_id)
     if filters.since is not None:
-        conditions.append(Read.captured_at >= filters.since)
+        conditions.append(columns.end >= filters.since)
     if filters.until is not None:
-        conditions.append(Read.captured_at < filters.until)
+        conditions.append(columns.start < filters.until)
     if filters.min_confidence is not None:
-        conditions.append(Read.confidence >= filters.min_confidence)
+        conditions.append(columns.confidence >= filters.min_confidence)
     return conditions
 
 
-def _fuzzy(plate: str, distance: int) -> list[ColumnElement[bool]]:
+def _fuzzy(column: InstrumentedAttribute[str], plate: str, distance: int) -> list[ColumnElement[bool]]:
     """Plates within `distance` edits of `plate`.
 
     `levenshtein` is fuzzystrmatch's on Postgres and a rapidfuzz function registered on each SQLite connection
@@ -155,16 +193,16 @@ def _fuzzy(plate: str, distance: int) -> list[ColumnElement[bool]]:
     would miss one-character typos.
     """
     if distance == 0:
-        return [Read.plate == plate]
+        return [column == plate]
     return [
-        func.length(Read.plate).between(len(plate) - distance, len(plate) + distance),
-        func.levenshtein(Read.plate, plate) <= distance,
+        func.length(column).between(len(plate) - distance, len(plate) + distance),
+        func.levenshtein(column, plate) <= distance,
     ]
 
 
-def _after(captured_at: datetime, read_id: int) -> ColumnElement[bool]:
-    """Rows strictly after the cursor row in (captured_at desc, id desc) order."""
-    return or_(Read.captured_at < captured_at, and_(Read.captured_at == captured_at, Read.id < read_id))
+def _after(columns: SearchColumns, end: datetime, row_id: int) -> ColumnElement[bool]:
+    """Rows strictly after the cursor row in (end desc, id desc) order."""
+    return or_(columns.end < end, and_(columns.end == end, columns.id < row_id))
 
 
 def _row(record: ReadRecord) -> Read:
@@ -190,9 +228,9 @@ def _json_copy(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [dict(candidate) for candidate in candidates]
 
 
-async def _drop_deleted_cameras(session: AsyncSession, rows: list[Read]) -> None:
+async def drop_deleted_cameras(session: AsyncSession, rows: Sequence[HasCamera]) -> None:
     """Frames still in the queue when their camera is deleted must not fail the whole batch on the foreign key:
-    such reads are kept without a camera, as the ON DELETE SET NULL rule would have left them."""
+    such reads (and events) are kept without a camera, as the ON DELETE SET NULL rule would have left them."""
     wanted = {row.camera_id for row in rows if row.camera_id is not None}
     if not wanted:
         return

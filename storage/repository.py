@@ -18,22 +18,27 @@ from storage.cameras import (
     update_camera_status,
 )
 from storage.errors import Conflict, InvalidQuery, NotFound
+from storage.events import add_event, get_event, search_events, set_event_for_reads
 from storage.models import JOB_STATUSES, JobStatus, VideoJob, utcnow
 from storage.reads import ReadFilters, add_reads, get_read, normalize_plate, search_reads
 
 __all__ = [
     "ReadFilters",
+    "add_event",
     "add_reads",
     "add_video_job_progress",
     "create_camera",
     "create_video_job",
     "delete_camera",
     "get_camera",
+    "get_event",
     "get_read",
     "get_video_job",
     "list_cameras",
     "normalize_plate",
+    "search_events",
     "search_reads",
+    "set_event_for_reads",
     "update_camera",
     "update_camera_status",
     "update_video_job",

@@ -33,3 +33,28 @@ def read_payload(row: Any) -> dict[str, Any]:
     if getattr(row, "crop_path", None):
         out.crop_url = f"/v1/reads/{row.id}/crop.jpg"
     return out.model_dump(mode="json")
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    camera_id: int | None
+    plate: str
+    confidence: float
+    candidates: list[dict[str, Any]]
+    first_seen: datetime
+    last_seen: datetime
+    frames: int
+    best_read_id: int | None
+    region: str
+    created_at: datetime
+    crop_url: str | None = None
+
+
+def event_payload(row: Any) -> dict[str, Any]:
+    """JSON-ready dict of a stored event; its crop (the best read's) is served at /v1/events/{id}/crop.jpg."""
+    out = EventOut.model_validate(row)
+    if getattr(row, "best_crop_path", None):
+        out.crop_url = f"/v1/events/{row.id}/crop.jpg"
+    return out.model_dump(mode="json")

@@ -23,6 +23,7 @@ from tests.service_helpers import (
     free_port,
     fresh_postgres,
     make_cars_video,
+    rtsp_server_command,
     wait_until,
 )
 
@@ -33,8 +34,7 @@ pytestmark = pytest.mark.slow
 def rtsp_url(tmp_path: Path) -> Iterator[str]:
     video, _ = make_cars_video(tmp_path / "cars.mp4", count=6, seconds_each=3)
     port = free_port()
-    server = Process(["/usr/bin/python3", str(Path(__file__).parent / "tools" / "rtsp_server.py"), str(port),
-                      "/cars", str(video)], tmp_path / "rtsp.log")
+    server = Process(rtsp_server_command(port, "/cars", video), tmp_path / "rtsp.log")
     server.wait_for_line("ready", timeout=20)
     yield f"rtsp://127.0.0.1:{port}/cars"
     server.stop()

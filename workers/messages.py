@@ -74,3 +74,20 @@ class ReadRecord:
         data = asdict(self)
         data["captured_at"] = self.captured_at.isoformat()
         return json.dumps(data)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A vehicle pass voted from one track of reads, ready to be stored and published."""
+
+    plate: str
+    confidence: float  # 0..100
+    candidates: list[dict[str, Any]]  # [{"plate", "confidence", "matches_template"}], best first
+    first_seen: datetime
+    last_seen: datetime
+    frames: int  # reads that voted
+    camera_id: int | None = None
+    region: str = ""
+    best_read_id: int | None = None
+    best_crop_path: str | None = None  # the best read's crop, shared (not copied)
+    read_ids: tuple[int, ...] = ()  # every read of the track, voting or not

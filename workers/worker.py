@@ -1,4 +1,5 @@
-"""The worker loop: dynamic batches from the queue -> pipeline -> stored reads + crops -> feed -> ack.
+"""The worker loop: dynamic batches from the queue -> pipeline -> stored reads + crops -> feed -> ack,
+then vehicle passes: reads go to their camera's tracker, and closed tracks become events (workers/events.py).
 
 A frame is acknowledged only after its reads are committed, so a worker killed mid-batch leaves its frames
 pending, and another worker reclaims them (XAUTOCLAIM) once they have been idle for `reclaim_idle_ms`.
@@ -22,8 +23,10 @@ from pipeline.errors import ImageError
 from pipeline.reader import PlateReader
 from pipeline.records import Frame, FrameResult
 from storage.crops import save_crop
+from storage.models import Read
 from storage.schemas import read_payload
 from workers.batching import BatchPolicy, Reclaimer, collect_batch
+from workers.events import TrackerRegistry, store_events
 from workers.messages import FrameMessage, ReadRecord, utcnow
 from workers.queue import Delivery, FrameQueue
 
@@ -41,6 +44,7 @@ class WorkerContext:
     metrics: Metrics
     data_dir: Path
     max_pixels: int
+    tracks: TrackerRegistry | None = None  # shared by the process's worker tasks; None: no events
 
 
 def crop_jpeg(crop: object) -> bytes:
@@ -64,7 +68,19 @@ class Worker:
                 if reclaimed:
                     log.info("worker %s reclaimed %d frame(s) left pending by another worker", self.name, reclaimed)
                 await self.process(deliveries)
+            await self.flush_events()  # each iteration: an idle worker wakes at least once a second
+        await self.flush_events(everything=True)  # passes still open end with the worker
         log.info("worker %s stopped after %d batches", self.name, self.batches)
+
+    async def flush_events(self, everything: bool = False) -> None:
+        """Store an event for every closed track (all open ones when `everything`)."""
+        tracks = self.context.tracks
+        if tracks is None:
+            return
+        closed = tracks.close_all() if everything else tracks.close_idle()
+        if closed:
+            ctx = self.context
+            await store_events(closed, ctx.reader.region, ctx.sessions, ctx.feed, ctx.metrics)
 
     async def process(self, deliveries: list[Delivery]) -> None:
         ctx = self.context
@@ -78,8 +94,10 @@ class Worker:
             ctx.metrics.detect_seconds.observe(times.detect_s)
             ctx.metrics.recognize_seconds.observe(times.recognize_s)
         ctx.metrics.batch_size.observe(len(frames))
-        await self.store(messages, results)
+        rows = await self.store(messages, results)
         await ctx.queue.ack([d.entry_id for d in deliveries])  # only now: the reads are committed
+        if ctx.tracks is not None:
+            ctx.tracks.observe(messages, rows)  # frames without plates advance the camera's clock too
         ctx.metrics.frames_processed.inc(len(frames))
         self.batches += 1
 
@@ -95,14 +113,14 @@ class Worker:
                 log.warning("undecodable frame %s from camera %s", d.message.frame_id, d.message.camera_id)
         return frames, messages
 
-    async def store(self, messages: list[FrameMessage], results: list[FrameResult]) -> None:
+    async def store(self, messages: list[FrameMessage], results: list[FrameResult]) -> list[Read]:
         from storage.reads import add_reads
 
         ctx = self.context
         started = time.perf_counter()
         records = await asyncio.to_thread(self.records_for, messages, results)
         if not records:
-            return
+            return []
         async with ctx.sessions() as session:
             rows = await add_reads(session, records)
             await session.commit()
@@ -118,6 +136,7 @@ class Worker:
             except Exception:  # the reads are stored; a feed outage must not make them be processed twice
                 ctx.metrics.errors.labels(stage="feed").inc()
                 log.warning("could not publish read %s to the feed", payload.get("id"), exc_info=True)
+        return rows
 
     def records_for(self, messages: list[FrameMessage], results: list[FrameResult]) -> list[ReadRecord]:
         return records_for_frames(self.context.data_dir, messages, results)

@@ -1,4 +1,5 @@
-"""`WS /v1/feed?camera_id=`: every new read as JSON, as soon as a worker has stored it.
+"""`WS /v1/feed?camera_id=`: every new read (`{"type": "read", "read": {...}}`) and every vehicle pass
+(`{"type": "event", "event": {...}}`) as JSON, as soon as a worker has stored it.
 
 Browsers cannot set headers on a WebSocket, so the token may also come as `?token=`.
 """

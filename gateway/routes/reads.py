@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
@@ -20,9 +20,7 @@ from storage.schemas import read_payload
 router = APIRouter(prefix="/v1/reads", tags=["reads"])
 
 
-@router.get("")
-async def search(
-    session: SessionDep,
+def search_filters(
     plate: Annotated[str | None, Query(max_length=16, description="exact plate (A-Z0-9 after normalising)")] = None,
     prefix: Annotated[str | None, Query(max_length=16)] = None,
     fuzzy: Annotated[str | None, Query(max_length=16, description="plates within max_distance edits")] = None,
@@ -32,15 +30,24 @@ async def search(
     since: datetime | None = None,
     until: datetime | None = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> ReadPage:
+) -> ReadFilters:
+    """The search query parameters of /v1/reads and /v1/events, validated once for both."""
     try:
-        filters = ReadFilters(plate=plate, prefix=prefix, fuzzy=fuzzy, max_distance=max_distance,
-                              camera_id=camera_id, job_id=job_id, since=since, until=until,
-                              min_confidence=min_confidence)
+        return ReadFilters(plate=plate, prefix=prefix, fuzzy=fuzzy, max_distance=max_distance,
+                           camera_id=camera_id, job_id=job_id, since=since, until=until,
+                           min_confidence=min_confidence)
     except ValidationError as exc:
         raise Unprocessable("; ".join(e["msg"] for e in exc.errors())) from exc
+
+
+FiltersDep = Annotated[ReadFilters, Depends(search_filters)]
+LimitQuery = Annotated[int, Query(ge=1, le=500)]
+CursorQuery = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("")
+async def search(session: SessionDep, filters: FiltersDep, limit: LimitQuery = 50,
+                 cursor: CursorQuery = None) -> ReadPage:
     rows, next_cursor = await search_reads(session, filters, limit, cursor)
     return ReadPage(items=[read_payload(r) for r in rows], next_cursor=next_cursor)
 

@@ -1,9 +1,9 @@
-"""A real RTSP server for tests: GStreamer's gst-rtsp-server serving an H.264 MP4 without re-encoding.
+"""A real RTSP server (tests, `platestream bench service`): gst-rtsp-server serving an H.264 MP4, not re-encoded.
 
 Run by the system python3 (Debian's python3-gi and gir1.2-gst-rtsp-server-1.0):
-    /usr/bin/python3 tests/tools/rtsp_server.py PORT /mount video.mp4
+    /usr/bin/python3 platestream/bench/rtsp_server.py PORT /mount video.mp4
 Each client gets its own playback from the start (not shared), paced in real time like a camera.
-Prints "ready" once it listens.
+Prints "ready" once it listens. Not imported by platestream: the venv has no GStreamer bindings.
 """
 
 import sys

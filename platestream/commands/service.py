@@ -107,6 +107,7 @@ async def run_embedded(settings: ServiceSettings, sources: list[str], workers: i
     from gateway.metrics import create_metrics
     from platestream.commands.common import build_reader
     from workers.batching import BatchPolicy
+    from workers.events import TrackerRegistry
     from workers.worker import Worker, WorkerContext
 
     services = await open_services(settings, create_metrics())
@@ -115,7 +116,7 @@ async def run_embedded(settings: ServiceSettings, sources: list[str], workers: i
         reader = await asyncio.to_thread(build_reader, settings, True)
         services.reader = reader
         context = WorkerContext(services.queue, reader, services.sessions, services.feed, services.metrics,
-                                settings.data_dir, settings.max_pixels)
+                                settings.data_dir, settings.max_pixels, TrackerRegistry(settings.tracker_config()))
         policy = BatchPolicy(settings.worker_batch, settings.worker_max_wait_ms, settings.reclaim_idle_ms)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(Worker(f"embedded-{i}", context, policy).run(stop)) for i in range(workers)]
@@ -154,6 +155,7 @@ async def run_worker(settings: ServiceSettings, name: str, metrics_port: int | N
     from gateway.metrics import create_metrics
     from platestream.commands.common import build_reader
     from workers.batching import BatchPolicy
+    from workers.events import TrackerRegistry
     from workers.worker import Worker, WorkerContext
 
     metrics = create_metrics()
@@ -167,7 +169,7 @@ async def run_worker(settings: ServiceSettings, name: str, metrics_port: int | N
     try:
         reader = await asyncio.to_thread(build_reader, settings, True)
         context = WorkerContext(services.queue, reader, services.sessions, services.feed, metrics,
-                                settings.data_dir, settings.max_pixels)
+                                settings.data_dir, settings.max_pixels, TrackerRegistry(settings.tracker_config()))
         policy = BatchPolicy(settings.worker_batch, settings.worker_max_wait_ms, settings.reclaim_idle_ms)
         await Worker(name, context, policy).run(stop)
     finally:
