@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import av
 import cv2
@@ -72,6 +73,12 @@ def encode_jpeg(frame: av.VideoFrame, quality: int) -> bytes:
     return data.tobytes()
 
 
+def redact(text: str, url: str) -> str:
+    """FFmpeg errors quote the URL; camera passwords must not reach the API, logs or the database."""
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
+
+
 def open_options(url: str) -> dict[str, str]:
     if url.startswith(("rtsp://", "rtsps://")):
         return {"rtsp_transport": "tcp", "timeout": "5000000"}  # microseconds without data before giving up
@@ -104,7 +111,7 @@ class CameraReader:
                 backoff = 0.5  # the source ended cleanly (a file): start again at once
             except Exception as exc:  # every failure of a camera is reported and retried, never fatal
                 self.status.connected = False
-                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                self.status.last_error = redact(f"{type(exc).__name__}: {exc}", self.url)
                 self.metrics.errors.labels(stage="ingest").inc()
                 log.warning("camera %s: %s; retrying in %.1fs", self.camera_id, self.status.last_error, backoff)
                 self._stop.wait(backoff)

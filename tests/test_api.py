@@ -175,3 +175,13 @@ def test_cameras_resume_after_a_restart(tmp_path: Path) -> None:
         status = wait_until(lambda: (s := client.get(f"/v1/cameras/{camera['id']}", headers=AUTH).json())["connected"]
                             and s["measured_fps"] and s, timeout=30)
         assert 0.5 < status["measured_fps"] < 5 and status["last_frame_at"] and status["last_error"] is None
+
+
+def test_camera_errors_never_show_the_password() -> None:
+    from gateway.ingest import redact
+
+    url = "rtsp://admin:s3cret@10.1.2.3/stream"
+    assert redact(f"ConnectionRefusedError: [Errno 111] '{url}'", url) == (
+        "ConnectionRefusedError: [Errno 111] 'rtsp://admin:***@10.1.2.3/stream'"
+    )
+    assert redact("timeout", "rtsp://10.1.2.3/x") == "timeout"
