@@ -13,11 +13,12 @@ from gateway.deps import require_token
 from gateway.errors import install_error_handlers
 from gateway.feed import Feed, InProcessFeed, RedisFeed
 from gateway.metrics import Metrics, create_metrics
-from gateway.routes import cameras, events, feed, health, reads, recognize, videos
+from gateway.routes import cameras, events, feed, health, reads, recognize, videos, watchlists
 from gateway.routes.web import mount_ui
 from gateway.state import Services
 from platestream import __version__
 from platestream.settings import ServiceSettings
+from workers import alerts
 from workers.queue import FrameQueue
 
 
@@ -42,6 +43,7 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
     else:
         queue, feed_impl = InProcessQueue(maxlen=settings.queue_maxlen), InProcessFeed()
     await feed_impl.start()
+    alerts.install(settings, feed_impl)  # MQTT and webhook channels of the alerts raised with this feed
     return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine), queue=queue,
                     feed=feed_impl, metrics=metrics, redis=redis)
 
@@ -54,6 +56,7 @@ async def close_services(services: Services) -> None:
     for task in list(services.background):
         task.cancel()
     await asyncio.gather(*services.background, return_exceptions=True)
+    await alerts.uninstall(services.feed)
     await services.feed.close()
     await services.queue.close()
     if services.redis is not None:
@@ -100,6 +103,8 @@ def create_app(settings: ServiceSettings, *, services: Services | None = None, i
     app.include_router(reads.router, dependencies=protected)
     app.include_router(events.router, dependencies=protected)
     app.include_router(videos.router, dependencies=protected)
+    for router in watchlists.routers:
+        app.include_router(router, dependencies=protected)
     app.include_router(feed.router)  # WebSockets check the token themselves (browsers cannot set headers)
     mount_ui(app)  # the browser UI at / and /ui (static files; it sends the token on each API call)
     return app

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipeline.zones import check_zones
+
 NETWORK_SCHEMES = {"rtsp", "rtsps", "http", "https"}
 PUSH_SCHEME = "whip"  # `whip:` names a camera whose frames arrive by WebRTC (WHIP) instead of being read
 
@@ -27,11 +29,28 @@ def check_camera_url(url: str, allow_files: bool) -> str:
     raise ValueError(f"url scheme {scheme!r} is not allowed; use one of {', '.join(sorted(NETWORK_SCHEMES))}")
 
 
+# A zone is a polygon of [x, y] points, each a fraction (0..1) of the frame's width and height from its top left.
+Zone = list[tuple[float, float]]
+ZONES_DOC = "polygons of [x, y] points in 0..1 (fractions of the frame); a read counts if its centre is in one"
+MIN_WIDTH_DOC = "reads whose box is narrower than this many pixels are ignored"
+
+
+def validated_zones(zones: list[Zone] | None) -> list[Zone] | None:
+    """Pydantic validator: ValueError from check_zones becomes a 422 naming the zone and the problem."""
+    if zones is None:
+        return None
+    return [[(x, y) for x, y in zone] for zone in check_zones(zones)]
+
+
 class CameraIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     url: str = Field(min_length=1, max_length=2000)
     fps: float = Field(5.0, gt=0, le=60, description="frames analysed per second")
     enabled: bool = True
+    zones: list[Zone] = Field(default_factory=list, description=ZONES_DOC)
+    min_plate_width: int = Field(0, ge=0, description=MIN_WIDTH_DOC)
+
+    zones_valid = field_validator("zones")(validated_zones)
 
     @field_validator("name")
     @classmethod
@@ -46,6 +65,10 @@ class CameraPatch(BaseModel):
     url: str | None = Field(None, min_length=1, max_length=2000)
     fps: float | None = Field(None, gt=0, le=60)
     enabled: bool | None = None
+    zones: list[Zone] | None = Field(None, description=ZONES_DOC + "; [] = the whole frame")
+    min_plate_width: int | None = Field(None, ge=0, description=MIN_WIDTH_DOC)
+
+    zones_valid = field_validator("zones")(validated_zones)
 
 
 class CameraOut(BaseModel):
@@ -56,6 +79,8 @@ class CameraOut(BaseModel):
     url: str
     fps: float
     enabled: bool
+    zones: list[Zone] = []
+    min_plate_width: int = 0
     connected: bool = False
     last_frame_at: datetime | None = None
     measured_fps: float | None = None

@@ -5,9 +5,15 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from pipeline.formats import Region
 from pipeline.records import PlateCandidate, RawText
+
+# What happens to a read whose best candidate fits no template of the enabled regions:
+# off = nothing (templates only rank and correct), flag = kept and marked, drop = not reported at all.
+TemplatePolicy = Literal["off", "flag", "drop"]
+TEMPLATE_POLICIES: tuple[str, ...] = get_args(TemplatePolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +49,11 @@ def candidates_for(raw: RawText, region: Region, config: PostprocessConfig) -> l
             best[corrected] = candidate
     ranked = sorted(best.values(), key=lambda c: (not (c.matches_template and region.templates), -c.confidence))
     return ranked[: config.top_n]
+
+
+def template_verdict(best: PlateCandidate, region: Region, policy: TemplatePolicy) -> tuple[bool, bool | None]:
+    """(report the read?, its template verdict to store). The verdict is None when the policy is off or the
+    enabled regions have no template (e.g. `generic`): then nothing was checked, and nothing can be dropped."""
+    if policy == "off" or not region.templates:
+        return True, None
+    return policy == "flag" or best.matches_template, best.matches_template

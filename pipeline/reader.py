@@ -12,7 +12,7 @@ from pipeline.crop import DEFAULT_MARGIN, crop_plate
 from pipeline.detect import DetectorConfig, detect
 from pipeline.errors import FormatConfigError
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
-from pipeline.postprocess import PostprocessConfig, candidates_for
+from pipeline.postprocess import PostprocessConfig, TemplatePolicy, candidates_for, template_verdict
 from pipeline.recognize import Recognizer, RecognizerConfig
 from pipeline.records import Frame, FrameResult, PlateCrop, PlateRead, RawText
 
@@ -34,6 +34,7 @@ class ReaderConfig:
     regions: tuple[str, ...] = ("generic",)
     regions_file: Path = DEFAULT_REGIONS_FILE
     keep_crops: bool = False  # workers store crops; the CLI does not need them
+    template_policy: TemplatePolicy = "off"  # reads fitting no template: kept (off), flagged or dropped
 
 
 def merge_regions(names: tuple[str, ...], known: dict[str, Region]) -> Region:
@@ -92,7 +93,10 @@ class PlateReader:
         candidates = candidates_for(raw, self.region, self.config.postprocess)
         if not candidates:
             return None
-        top = candidates[0]
+        top = candidates[0]  # template fits rank first: if the best one does not fit, none does
+        report, verdict = template_verdict(top, self.region, self.config.template_policy)
+        if not report:
+            return None
         return PlateRead(
             detection=crop.detection,
             plate=top.plate,
@@ -100,5 +104,6 @@ class PlateReader:
             candidates=candidates,
             region=self.region.name,
             matches_template=top.matches_template,
+            template_verdict=verdict,
             crop=crop.image if self.config.keep_crops else None,
         )

@@ -102,6 +102,8 @@ class PlateRead:
     candidates: list[PlateCandidate]
     region: str = ""
     matches_template: bool = False
+    # matches_template as judged by the template policy: None when it is off or no template applies
+    template_verdict: bool | None = None
     crop: np.ndarray | None = field(default=None, repr=False)
 
 

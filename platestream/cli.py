@@ -7,6 +7,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from engines.errors import EngineError
 from pipeline.errors import PipelineError
 from platestream import __version__
@@ -34,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except (EngineError, PipelineError, TrainingError) as exc:
         print(f"platestream: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValidationError as exc:  # a PLATESTREAM_* setting out of range or not one of its choices
+        print(f"platestream: error: invalid settings: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

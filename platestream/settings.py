@@ -9,9 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.decode import DEFAULT_MAX_PIXELS
 from pipeline.detect import DetectorConfig
-from pipeline.formats import DEFAULT_REGIONS_FILE
-from pipeline.postprocess import PostprocessConfig
-from pipeline.reader import ReaderConfig
+from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
+from pipeline.postprocess import PostprocessConfig, TemplatePolicy
+from pipeline.reader import ReaderConfig, merge_regions
 from pipeline.recognize import RecognizerConfig
 from pipeline.track import TrackerConfig
 from platestream.models import default_detector, default_recognizer
@@ -30,9 +30,10 @@ class CoreSettings(BaseSettings):
     detector_confidence: float = Field(0.25, ge=0.0, le=1.0)
     detector_iou: float = Field(0.5, ge=0.0, le=1.0)
     regions: str = Field("generic", description="comma-separated region names from the regions file")
-    regions_file: Path = DEFAULT_REGIONS_FILE
+    regions_file: Path = Field(DEFAULT_REGIONS_FILE, description="YAML plate templates; checked at start-up")
+    template_policy: TemplatePolicy = Field("off", description="reads fitting no template: off (kept), flag, drop")
     top_n: int = Field(10, ge=1, le=100)
-    crop_margin: float = Field(0.08, ge=0.0, le=1.0)
+    crop_margin: float = Field(0.02, ge=0.0, le=1.0)
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, description="larger images are refused")
     max_batch: int = Field(8, ge=1, le=256, description="frames per detector forward pass")
 
@@ -45,7 +46,13 @@ class CoreSettings(BaseSettings):
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),
             regions_file=self.regions_file,
             keep_crops=keep_crops,
+            template_policy=self.template_policy,
         )
+
+    def check_regions(self) -> Region:
+        """Load the regions file and the chosen regions now, so a bad file stops a service at start-up
+        (FormatConfigError: exit code 2 in the CLI) rather than on its first frame."""
+        return merge_regions(self.reader_config().regions, load_regions(self.regions_file))
 
 
 class ServiceSettings(CoreSettings):
@@ -76,6 +83,10 @@ class ServiceSettings(CoreSettings):
     webrtc_loopback_only: bool = Field(False, description="offer only 127.0.0.1 ICE candidates (tests, same-host)")
     track_quiet_s: float = Field(2.0, gt=0, le=600, description="a vehicle pass ends after this long without its plate")
     track_iou: float = Field(0.2, ge=0, le=1, description="box overlap that continues a plate track")
+    mqtt_url: str | None = Field(None, description="mqtt://[user:pass@]host[:port]: publish events and alerts there")
+    webhook_retries: int = Field(5, ge=0, le=10, description="retries of a failed webhook POST, 1, 2, 4... s apart")
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="time limit of one webhook POST")
+    webhook_queue: str = Field("platestream-webhooks", description="RQ queue of webhook deliveries (with Redis)")
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'platestream.db').resolve()}"

@@ -14,15 +14,18 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pipeline.zones import check_zones
 from storage.errors import Conflict, InvalidQuery, NotFound
 from storage.models import Camera
 
 
 async def create_camera(
-    session: AsyncSession, *, name: str, url: str, fps: float = 5.0, enabled: bool = True
+    session: AsyncSession, *, name: str, url: str, fps: float = 5.0, enabled: bool = True,
+    zones: Sequence[Sequence[Sequence[float]]] = (), min_plate_width: int = 0,
 ) -> Camera:
     _check_fps(fps)
-    camera = Camera(name=name, url=url, fps=fps, enabled=enabled)
+    camera = Camera(name=name, url=url, fps=fps, enabled=enabled, zones=_checked_zones(zones),
+                    min_plate_width=_checked_width(min_plate_width))
     async with _unique_name(session, name):
         session.add(camera)
     return camera
@@ -47,11 +50,16 @@ async def update_camera(
     url: str | None = None,
     fps: float | None = None,
     enabled: bool | None = None,
+    zones: Sequence[Sequence[Sequence[float]]] | None = None,
+    min_plate_width: int | None = None,
 ) -> Camera:
-    """Partial update: None leaves a field as it is (none of these columns is nullable)."""
+    """Partial update: None leaves a field as it is (none of these columns is nullable); zones=[] clears them."""
     camera = await get_camera(session, camera_id)
     if fps is not None:
         _check_fps(fps)
+    checked_zones = _checked_zones(zones) if zones is not None else None
+    if min_plate_width is not None:
+        _checked_width(min_plate_width)
     async with _unique_name(session, name or camera.name):
         if name is not None:
             camera.name = name
@@ -61,6 +69,10 @@ async def update_camera(
             camera.fps = fps
         if enabled is not None:
             camera.enabled = enabled
+        if checked_zones is not None:
+            camera.zones = checked_zones
+        if min_plate_width is not None:
+            camera.min_plate_width = min_plate_width
     return camera
 
 
@@ -103,6 +115,20 @@ async def update_camera_status(
     camera = await session.get(Camera, camera_id, populate_existing=True)
     assert camera is not None  # updated just above, in the same transaction
     return camera
+
+
+def _checked_zones(zones: Sequence[Sequence[Sequence[float]]]) -> list[list[list[float]]]:
+    # The API validates too (422 with the same message); this guards every other caller of the repository.
+    try:
+        return check_zones(zones)
+    except (TypeError, ValueError) as exc:
+        raise InvalidQuery(str(exc)) from exc
+
+
+def _checked_width(width: int) -> int:
+    if width < 0:
+        raise InvalidQuery(f"min_plate_width must be 0 or more pixels, got {width}")
+    return width
 
 
 def _check_fps(fps: float) -> None:

@@ -22,7 +22,9 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -93,6 +95,9 @@ class Camera(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Plate filters (pipeline/zones.py): polygons of [x, y] points normalised to 0..1, and a width in pixels.
+    zones: Mapped[list[list[list[float]]]] = mapped_column(JSONType, default=list, server_default=text("'[]'"))
+    min_plate_width: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Live status written by the gateway; not part of the configuration (does not bump updated_at).
     connected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_frame_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -131,6 +136,8 @@ class Read(Base):
     captured_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     crop_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    # The template policy's verdict (PLATESTREAM_TEMPLATE_POLICY); NULL when it is off or no template applies.
+    matches_template: Mapped[bool | None] = mapped_column(Boolean, default=None)
     # The vehicle pass this read was voted into; set by the worker when the pass ends.
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), default=None)
 
@@ -183,3 +190,80 @@ class VideoJob(Base):
 
     def __repr__(self) -> str:
         return f"VideoJob(id={self.id!r}, status={self.status!r})"
+
+
+# --- watchlists and alerts (storage/watchlists.py, workers/alerts.py) ---------------------------------------
+
+MatchKind = Literal["exact", "fuzzy"]
+MAX_FUZZY_DISTANCE = 2  # beyond two edits, most short plates match far too many others
+
+
+class Watchlist(Base):
+    __tablename__ = "watchlists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WatchlistEntry(Base):
+    __tablename__ = "watchlist_entries"
+    __table_args__ = (
+        UniqueConstraint("watchlist_id", "plate", name="uq_watchlist_entries_watchlist_id_plate"),
+        CheckConstraint("match IN ('exact', 'fuzzy')", name="match_valid"),
+        CheckConstraint(f"max_distance >= 0 AND max_distance <= {MAX_FUZZY_DISTANCE}", name="max_distance_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watchlist_id: Mapped[int] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"))
+    plate: Mapped[str] = mapped_column(String(PLATE_MAX_LENGTH))
+    label: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    match: Mapped[str] = mapped_column(String(8), default="exact", server_default="exact")
+    max_distance: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WebhookTarget(Base):
+    """A receiver of every alert (global, not per watchlist: one integration usually wants them all)."""
+
+    __tablename__ = "webhook_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(256))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """An event that matched a watchlist entry. Plate and label are copied: alerts outlive edited lists."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_event_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    watchlist_id: Mapped[int | None] = mapped_column(ForeignKey("watchlists.id", ondelete="SET NULL"), default=None)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("watchlist_entries.id", ondelete="SET NULL"),
+                                                 default=None)
+    plate: Mapped[str] = mapped_column(String(PLATE_MAX_LENGTH))  # the event's (read) plate
+    entry_plate: Mapped[str] = mapped_column(String(PLATE_MAX_LENGTH))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    distance: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One attempt to POST an alert to a webhook target: the delivery log."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_alert_id", "alert_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_targets.id", ondelete="SET NULL"),
+                                                  default=None)
+    attempt: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

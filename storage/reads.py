@@ -221,6 +221,7 @@ def _row(record: ReadRecord) -> Read:
         box=dict(record.box),
         captured_at=record.captured_at,
         crop_path=record.crop_path,
+        matches_template=record.matches_template,
     )
 
 

@@ -24,6 +24,7 @@ class ReadOut(BaseModel):
     captured_at: datetime
     created_at: datetime
     event_id: int | None = None
+    matches_template: bool | None = None  # NULL unless PLATESTREAM_TEMPLATE_POLICY is flag or drop
     crop_url: str | None = None
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.formats import Template
 from tests.conftest import endtoend_rows
 
 EVAL_KEYS = {
@@ -113,3 +114,32 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
 def test_eval_without_labels_is_a_usage_error(tmp_path: Path) -> None:
     done = platestream("eval", tmp_path)
     assert done.returncode == 2 and "labels.csv not found" in done.stderr
+
+
+def test_template_policy_drop_reports_only_plates_fitting_a_template(endtoend_dir: Path) -> None:
+    images = [endtoend_dir / r["file"] for r in endtoend_rows(8)]
+
+    def plates(policy: str, regions: str) -> list[str]:
+        done = platestream("recognize", "--json", *images,
+                           env={"PLATESTREAM_TEMPLATE_POLICY": policy, "PLATESTREAM_REGIONS": regions})
+        assert done.returncode == 0, done.stderr
+        return [p["plate"] for line in done.stdout.splitlines() for p in json.loads(line)["results"]]
+
+    uk = Template("LLNNLLL")
+    assert all(uk.fit(p) == (p, 0) for p in plates("drop", "gb"))  # US photos: UK-shaped reads only, if any
+    # With `generic` alongside, every length passes, so only the policy can remove the US-shaped reads.
+    kept, dropped = plates("off", "gb,generic"), plates("drop", "gb,generic")
+    assert any(uk.fit(p) is None for p in kept), kept
+    assert dropped == [p for p in kept if uk.fit(p) is not None]
+
+
+def test_bad_regions_file_or_policy_is_a_usage_error(tmp_path: Path, endtoend_dir: Path) -> None:
+    image = endtoend_dir / endtoend_rows(1)[0]["file"]
+    bad = tmp_path / "regions.yaml"
+    bad.write_text("regions: [unclosed")
+    done = platestream("recognize", image, env={"PLATESTREAM_REGIONS_FILE": str(bad)})
+    assert done.returncode == 2 and "cannot read regions file" in done.stderr
+    done = platestream("run", env={"PLATESTREAM_REGIONS_FILE": str(bad), "PLATESTREAM_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 2 and "cannot read regions file" in done.stderr  # a service stops at start-up
+    done = platestream("recognize", image, env={"PLATESTREAM_TEMPLATE_POLICY": "sometimes"})
+    assert done.returncode == 2 and "template_policy" in done.stderr

@@ -81,4 +81,4 @@ def test_shipped_detector_finds_labelled_plates(detector: Engine, endtoend_dir: 
         label = Box(x, y, x + w, y + h)
         found = detect([load_frame(endtoend_dir / row["file"])], detector, DetectorConfig())[0]
         hits += any(d.box.iou(label) >= 0.5 for d in found)
-    assert hits / len(rows) >= 0.6, f"recall {hits}/{len(rows)}"
+    assert hits / len(rows) >= 0.85, f"recall {hits}/{len(rows)}"

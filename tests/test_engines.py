@@ -52,7 +52,8 @@ def test_onnx_and_torch_detectors_agree(endtoend_dir: Path) -> None:
     ort = create_engine(SHIPPED_MODELS / "detector.onnx").infer(batch)
     torch_out = create_engine(SHIPPED_MODELS / "detector.pt").infer(batch)
     assert ort.shape == torch_out.shape == (2, 5, ort.shape[2])
-    np.testing.assert_allclose(ort, torch_out, atol=1e-2, rtol=1e-3)
+    # Both store weights in FP16 (ONNX after fusing BatchNorm), so boxes agree to a fraction of a pixel.
+    np.testing.assert_allclose(ort, torch_out, atol=0.5, rtol=5e-3)
 
 
 def test_onnx_and_torch_recognizers_agree(ocr_dir: Path) -> None:

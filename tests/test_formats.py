@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from pipeline.errors import FormatConfigError
 from pipeline.formats import Region, Template, load_regions, parse_regions
-from pipeline.postprocess import PostprocessConfig, candidates_for, expand_alternatives
-from pipeline.records import CharGuess, RawText
+from pipeline.postprocess import (
+    PostprocessConfig,
+    TemplatePolicy,
+    candidates_for,
+    expand_alternatives,
+    template_verdict,
+)
+from pipeline.reader import merge_regions
+from pipeline.records import CharGuess, PlateCandidate, RawText
+from platestream.settings import CoreSettings
 
 
 def raw(*options: tuple[tuple[str, float], ...]) -> RawText:
@@ -83,3 +92,57 @@ def test_unreadable_regions_file(tmp_path: Path) -> None:
     bad.write_text("regions: [unclosed")
     with pytest.raises(FormatConfigError, match="cannot read"):
         load_regions(bad)
+
+
+# --- template policy (PLATESTREAM_TEMPLATE_POLICY) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "fits", "expected"),
+    [
+        ("off", True, (True, None)),
+        ("off", False, (True, None)),  # off: templates only rank and correct; nothing is judged
+        ("flag", True, (True, True)),
+        ("flag", False, (True, False)),  # kept, marked as fitting no template
+        ("drop", True, (True, True)),
+        ("drop", False, (False, False)),  # not reported
+    ],
+)
+def test_template_policy(policy: TemplatePolicy, fits: bool, expected: tuple[bool, bool | None]) -> None:
+    best = PlateCandidate("AB12CDE" if fits else "7ABC123", 90.0, fits)
+    assert template_verdict(best, load_regions()["gb"], policy) == expected
+
+
+@pytest.mark.parametrize("policy", ["off", "flag", "drop"])
+def test_regions_without_templates_judge_nothing(policy: TemplatePolicy) -> None:
+    assert template_verdict(PlateCandidate("XYZ", 90.0), load_regions()["generic"], policy) == (True, None)
+
+
+def test_best_candidate_decides_under_a_region() -> None:
+    # "AB1ZCDE" fits the UK layout once Z -> 2; "XYZXYZX" fits neither the UK nor the Californian one
+    fits = candidates_for(plain("AB1ZCDE"), load_regions()["gb"], PostprocessConfig())
+    assert template_verdict(fits[0], load_regions()["gb"], "drop") == (True, True)
+    us = candidates_for(plain("ABC123"), load_regions()["us"], PostprocessConfig())
+    assert template_verdict(us[0], load_regions()["us"], "drop") == (True, True)
+    merged = merge_regions(("gb", "us-ca"), load_regions())
+    ca = candidates_for(plain("7ABC123"), merged, PostprocessConfig())
+    assert template_verdict(ca[0], merged, "drop") == (True, True)
+    odd = candidates_for(plain("XYZXYZX"), merged, PostprocessConfig())
+    assert template_verdict(odd[0], merged, "drop") == (False, False)
+
+
+def test_state_regions_ship_with_the_default_file() -> None:
+    regions = load_regions()
+    assert {"generic", "us", "us-ca", "us-ny", "us-tx"} <= set(regions)
+    assert regions["us-ca"].best_fit("7ABCI23") == ("7ABC123", True)  # I -> 1 in a digit position
+
+
+def test_bad_regions_file_stops_settings_check(tmp_path: Path) -> None:
+    bad = tmp_path / "regions.yaml"
+    bad.write_text("regions:\n  gb: {templates: [LL-NN]}\n")
+    with pytest.raises(FormatConfigError, match="use L"):
+        CoreSettings(regions_file=bad, regions="gb").check_regions()
+    with pytest.raises(FormatConfigError, match="unknown region"):
+        CoreSettings(regions="atlantis").check_regions()
+    with pytest.raises(ValidationError, match="template_policy"):
+        CoreSettings(template_policy="sometimes")  # type: ignore[arg-type]

@@ -75,3 +75,16 @@ def test_batches_are_split_at_max_batch(recognizer: Engine, ocr_dir: Path) -> No
     crops = crops_for(ocr_dir, ocr_rows("br", 10))
     small = Recognizer(recognizer, RecognizerConfig(max_batch=3)).read(crops)
     assert [t.text for t in small] == [t.text for t in Recognizer(recognizer, RecognizerConfig()).read(crops)]
+
+
+def test_shipped_recognizer_reads_held_out_crops(recognizer: Engine, ocr_dir: Path) -> None:
+    """A floor under the shipped recognizer on crops it never trained on (measured: engines/models/MODEL_CARD.md)."""
+    from pipeline.formats import load_regions
+    from training.datasets import read_ocr_set, split_of
+    from training.evaluate_ocr import evaluate_crops
+
+    held_out = [s for s in read_ocr_set(ocr_dir) if split_of(s.path.name, 0.15) == "val"][::3]
+    report = evaluate_crops(Recognizer(recognizer, RecognizerConfig()), held_out, load_regions()["generic"])
+    assert report.crops > 200
+    assert report.exact >= 0.9, report
+    assert report.regions["br"].exact >= 0.9 and report.regions["cn"].exact >= 0.9, report

@@ -104,7 +104,7 @@ async def test_upgrade_is_idempotent(database_url: str, engine: AsyncEngine) -> 
     async with engine.connect() as connection:
         versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
         tables = await connection.run_sync(lambda c: set(c.dialect.get_table_names(c)))
-    assert versions == ["0002_events"]
+    assert versions == ["0004_camera_filters"]
     assert {"cameras", "reads", "video_jobs", "events"} <= tables
 
 

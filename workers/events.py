@@ -126,6 +126,7 @@ async def store_events(closed: Sequence[ClosedTrack], region: Region, sessions: 
     """Vote, store and publish one event per closed track; returns how many were stored. A failing track is
     logged and counted, and does not stop the others (its reads simply keep no event)."""
     from storage.events import add_event, set_event_for_reads
+    from workers.alerts import on_event_stored
 
     stored = 0
     for item in closed:
@@ -147,4 +148,9 @@ async def store_events(closed: Sequence[ClosedTrack], region: Region, sessions: 
         except Exception:  # stored; the feed is best effort, as for reads
             metrics.errors.labels(stage="feed").inc()
             log.warning("could not publish event %s to the feed", payload.get("id"), exc_info=True)
+        try:  # watchlist alerts, MQTT and webhooks (workers/alerts.py); the event is stored whatever happens
+            await on_event_stored(sessions, feed, row)
+        except Exception:
+            metrics.errors.labels(stage="alerts").inc()
+            log.warning("could not check event %s against the watchlists", payload.get("id"), exc_info=True)
     return stored

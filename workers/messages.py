@@ -69,6 +69,7 @@ class ReadRecord:
     region: str = ""
     detection_confidence: float = 0.0  # 0..100
     crop_path: str | None = None  # relative to the data dir
+    matches_template: bool | None = None  # the template policy's verdict; None when off or no template applies
 
     def to_json(self) -> str:
         data = asdict(self)

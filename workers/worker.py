@@ -8,6 +8,7 @@ pending, and another worker reclaims them (XAUTOCLAIM) once they have been idle 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -26,11 +27,13 @@ from storage.crops import save_crop
 from storage.models import Read
 from storage.schemas import read_payload
 from workers.batching import BatchPolicy, Reclaimer, collect_batch
+from workers.camera_filters import CameraFilters
 from workers.events import TrackerRegistry, store_events
 from workers.messages import FrameMessage, ReadRecord, utcnow
 from workers.queue import Delivery, FrameQueue
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 5.0  # longest pause after a failed batch (Redis or database away)
 
 
 @dataclass(frozen=True)
@@ -57,20 +60,39 @@ class Worker:
         self.name, self.context, self.policy = name, context, policy
         self.batches = 0
         self.reclaimer = Reclaimer(policy)
+        self.filters = CameraFilters(context.sessions)  # each camera's zones and minimum plate width
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until `stop` is set; the batch in hand is always finished and acked first."""
         log.info("worker %s started", self.name)
+        backoff = 0.0
         while not stop.is_set():
-            deliveries = await collect_batch(self.context.queue, self.name, self.policy, stop, self.reclaimer)
-            if deliveries:
-                reclaimed = sum(d.deliveries > 1 for d in deliveries)
-                if reclaimed:
-                    log.info("worker %s reclaimed %d frame(s) left pending by another worker", self.name, reclaimed)
-                await self.process(deliveries)
-            await self.flush_events()  # each iteration: an idle worker wakes at least once a second
-        await self.flush_events(everything=True)  # passes still open end with the worker
+            try:
+                await self.step(stop)
+                backoff = 0.0
+            except Exception:
+                # Redis or the database is away (restart, outage): the batch in hand stays unacked, so it is
+                # reclaimed and processed again once they are back. Never let that end the worker.
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_S)
+                self.context.metrics.errors.labels(stage="worker").inc()
+                log.warning("worker %s: batch failed; retrying in %.1fs", self.name, backoff, exc_info=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+        with contextlib.suppress(Exception):  # best effort: the database may be the reason we stop
+            await self.flush_events(everything=True)  # passes still open end with the worker
         log.info("worker %s stopped after %d batches", self.name, self.batches)
+
+    async def step(self, stop: asyncio.Event) -> None:
+        """One iteration: a batch (if any) processed and acked, then closed vehicle passes stored."""
+        deliveries = await collect_batch(self.context.queue, self.name, self.policy, stop, self.reclaimer)
+        if deliveries:
+            reclaimed = sum(d.deliveries > 1 for d in deliveries)
+            if reclaimed:
+                log.info("worker %s reclaimed %d frame(s) left pending by another worker", self.name, reclaimed)
+                if reclaimed == len(deliveries) == self.policy.max_batch:
+                    self.reclaimer.last = 0.0  # a full batch of reclaims: more may be waiting, take them next
+            await self.process(deliveries)
+        await self.flush_events()  # each iteration: an idle worker wakes at least once a second
 
     async def flush_events(self, everything: bool = False) -> None:
         """Store an event for every closed track (all open ones when `everything`)."""
@@ -93,6 +115,7 @@ class Worker:
             results, times = await asyncio.to_thread(ctx.reader.read_timed, frames)
             ctx.metrics.detect_seconds.observe(times.detect_s)
             ctx.metrics.recognize_seconds.observe(times.recognize_s)
+            results = await self.filters.apply(messages, results)  # before storing: ignored reads leave no trace
         ctx.metrics.batch_size.observe(len(frames))
         rows = await self.store(messages, results)
         await ctx.queue.ack([d.entry_id for d in deliveries])  # only now: the reads are committed
@@ -161,5 +184,6 @@ def records_for_frames(data_dir: Path, messages: list[FrameMessage], results: li
                 region=read.region,
                 detection_confidence=round(read.detection.confidence * 100, 2),
                 crop_path=save_crop(data_dir, crop, message.captured_at) if crop else None,
+                matches_template=read.template_verdict,
             ))
     return records

@@ -34,7 +34,7 @@ def validated_url(services: Services, url: str) -> str:
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create(body: CameraIn, services: ServicesDep, session: SessionDep) -> CameraOut:
     camera = await repo.create_camera(session, name=body.name, url=validated_url(services, body.url), fps=body.fps,
-                                      enabled=body.enabled)
+                                      enabled=body.enabled, zones=body.zones, min_plate_width=body.min_plate_width)
     await session.commit()
     if services.cameras:
         services.cameras.apply(camera)
@@ -55,7 +55,7 @@ async def get_one(camera_id: int, services: ServicesDep, session: SessionDep) ->
 async def patch(camera_id: int, body: CameraPatch, services: ServicesDep, session: SessionDep) -> CameraOut:
     url = validated_url(services, body.url) if body.url is not None else None
     camera = await repo.update_camera(session, camera_id, name=body.name, url=url, fps=body.fps,
-                                      enabled=body.enabled)
+                                      enabled=body.enabled, zones=body.zones, min_plate_width=body.min_plate_width)
     await session.commit()
     if services.cameras:
         services.cameras.apply(camera)

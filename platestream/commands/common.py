@@ -28,6 +28,7 @@ def settings_from(args: argparse.Namespace) -> CoreSettings:
 
 
 def build_reader(settings: CoreSettings, keep_crops: bool = False) -> PlateReader:
+    settings.check_regions()  # before the engines load (seconds): a bad regions file fails at once
     return PlateReader.from_files(
         settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device, settings.threads
     )

@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     worker = sub.add_parser("worker", help="batched recognition worker (needs PLATESTREAM_REDIS_URL)")
     worker.add_argument("--name", help="consumer name (default: host-pid)")
     worker.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
-    rq = sub.add_parser("rq-worker", help="RQ worker for uploaded video jobs (needs PLATESTREAM_REDIS_URL)")
+    rq = sub.add_parser("rq-worker", help="RQ worker: video jobs, webhook deliveries (needs PLATESTREAM_REDIS_URL)")
     for p in (run, gateway):
         p.add_argument("--host", help="listen address (default PLATESTREAM_HOST)")
         p.add_argument("--port", type=int, help="listen port (default PLATESTREAM_PORT)")
@@ -47,7 +47,9 @@ def configure_logging() -> None:
 
 def service_settings(args: argparse.Namespace) -> ServiceSettings:
     overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
-    return ServiceSettings(**overrides)
+    settings = ServiceSettings(**overrides)
+    settings.check_regions()  # a bad regions file stops the service here (exit 2), not on its first frame
+    return settings
 
 
 def ensure_token(settings: ServiceSettings) -> ServiceSettings:
@@ -192,7 +194,9 @@ def cmd_rq_worker(args: argparse.Namespace) -> int:
     settings = service_settings(args)
     require_redis(settings, "rq-worker")
     connection = Redis.from_url(settings.redis_url or "")
-    Worker([Queue("platestream-videos", connection=connection)], connection=connection).work()
+    queues = [Queue(name, connection=connection) for name in ("platestream-videos", settings.webhook_queue)]
+    # The scheduler runs the delayed retries of failed webhook deliveries (RQ's Retry intervals).
+    Worker(queues, connection=connection).work(with_scheduler=True)
     return 0
 
 
