@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.zones import check_zones
 from storage.errors import Conflict, InvalidQuery, NotFound
+from storage.lookup import get_or_raise
 from storage.models import Camera
 
 
@@ -32,10 +33,7 @@ async def create_camera(
 
 
 async def get_camera(session: AsyncSession, camera_id: int) -> Camera:
-    camera = await session.get(Camera, camera_id)
-    if camera is None:
-        raise NotFound("camera", camera_id)
-    return camera
+    return await get_or_raise(session, Camera, camera_id, "camera")
 
 
 async def list_cameras(session: AsyncSession) -> Sequence[Camera]:

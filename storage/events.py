@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import InvalidQuery, NotFound
+from storage.errors import InvalidQuery
+from storage.lookup import get_or_raise
 from storage.models import PLATE_MAX_LENGTH, Event, Read
 from storage.reads import (
     ReadFilters,
@@ -72,10 +73,7 @@ async def set_event_for_reads(session: AsyncSession, read_ids: Sequence[int], ev
 
 
 async def get_event(session: AsyncSession, event_id: int) -> Event:
-    event = await session.get(Event, event_id)
-    if event is None:
-        raise NotFound("event", event_id)
-    return event
+    return await get_or_raise(session, Event, event_id, "event")
 
 
 async def search_events(

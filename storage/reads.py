@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from storage.errors import InvalidQuery, NotFound
+from storage.errors import InvalidQuery
+from storage.lookup import get_or_raise
 from storage.models import PLATE_MAX_LENGTH, Base, Camera, Read
 from workers.messages import ReadRecord
 
@@ -87,10 +88,7 @@ async def add_reads(session: AsyncSession, records: Sequence[ReadRecord]) -> lis
 
 
 async def get_read(session: AsyncSession, read_id: int) -> Read:
-    read = await session.get(Read, read_id)
-    if read is None:
-        raise NotFound("read", read_id)
-    return read
+    return await get_or_raise(session, Read, read_id, "read")
 
 
 async def search_reads(

@@ -19,6 +19,7 @@ from storage.cameras import (
 )
 from storage.errors import Conflict, InvalidQuery, NotFound
 from storage.events import add_event, get_event, search_events, set_event_for_reads
+from storage.lookup import get_or_raise
 from storage.models import JOB_STATUSES, JobStatus, VideoJob, utcnow
 from storage.reads import ReadFilters, add_reads, get_read, normalize_plate, search_reads
 
@@ -61,10 +62,7 @@ async def create_video_job(session: AsyncSession, *, filename: str, job_id: str 
 
 
 async def get_video_job(session: AsyncSession, job_id: str) -> VideoJob:
-    job = await session.get(VideoJob, job_id)
-    if job is None:
-        raise NotFound("video job", job_id)
-    return job
+    return await get_or_raise(session, VideoJob, job_id, "video job")
 
 
 async def update_video_job(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import Conflict, InvalidQuery, NotFound
+from storage.lookup import get_or_raise
 from storage.models import (
     MAX_FUZZY_DISTANCE,
     PLATE_MAX_LENGTH,
@@ -88,10 +89,7 @@ async def create_watchlist(session: AsyncSession, name: str, entries: Sequence[E
 
 
 async def get_watchlist(session: AsyncSession, watchlist_id: int) -> Watchlist:
-    watchlist = await session.get(Watchlist, watchlist_id)
-    if watchlist is None:
-        raise NotFound("watchlist", watchlist_id)
-    return watchlist
+    return await get_or_raise(session, Watchlist, watchlist_id, "watchlist")
 
 
 async def list_watchlists(session: AsyncSession) -> Sequence[Watchlist]:
@@ -178,10 +176,7 @@ async def alerts_for_event(session: AsyncSession, event: Event) -> list[Alert]:
 
 
 async def get_alert(session: AsyncSession, alert_id: int) -> Alert:
-    alert = await session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFound("alert", alert_id)
-    return alert
+    return await get_or_raise(session, Alert, alert_id, "alert")
 
 
 async def list_alerts(session: AsyncSession, limit: int = 50, before_id: int | None = None) -> list[Alert]:
@@ -205,10 +200,7 @@ async def create_target(session: AsyncSession, url: str, secret: str, enabled: b
 
 
 async def get_target(session: AsyncSession, target_id: int) -> WebhookTarget:
-    target = await session.get(WebhookTarget, target_id)
-    if target is None:
-        raise NotFound("webhook", target_id)
-    return target
+    return await get_or_raise(session, WebhookTarget, target_id, "webhook")
 
 
 async def list_targets(session: AsyncSession, enabled_only: bool = False) -> Sequence[WebhookTarget]:
