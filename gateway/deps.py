@@ -7,7 +7,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import Unauthorized
@@ -37,6 +37,11 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+# Row ids are signed 64-bit integers in SQLite and Postgres; a larger id would overflow the driver (a 500),
+# so out-of-range ids are rejected with 422 before they reach the database.
+MAX_DB_ID = 2**63 - 1
+DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 
 async def get_reader_for(services: Services) -> PlateReader:

@@ -48,7 +48,7 @@ class CameraIn(BaseModel):
     fps: float = Field(5.0, gt=0, le=60, description="frames analysed per second")
     enabled: bool = True
     zones: list[Zone] = Field(default_factory=list, description=ZONES_DOC)
-    min_plate_width: int = Field(0, ge=0, description=MIN_WIDTH_DOC)
+    min_plate_width: int = Field(0, ge=0, le=100_000, description=MIN_WIDTH_DOC)
 
     zones_valid = field_validator("zones")(validated_zones)
 
@@ -66,7 +66,7 @@ class CameraPatch(BaseModel):
     fps: float | None = Field(None, gt=0, le=60)
     enabled: bool | None = None
     zones: list[Zone] | None = Field(None, description=ZONES_DOC + "; [] = the whole frame")
-    min_plate_width: int | None = Field(None, ge=0, description=MIN_WIDTH_DOC)
+    min_plate_width: int | None = Field(None, ge=0, le=100_000, description=MIN_WIDTH_DOC)
 
     zones_valid = field_validator("zones")(validated_zones)
 

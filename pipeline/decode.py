@@ -25,7 +25,9 @@ def decode_image(data: bytes, source: str = "", max_pixels: int = DEFAULT_MAX_PI
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
             raise ImageTooLarge(f"{source or 'input'}: image is too large ({exc})") from exc
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+        except (UnidentifiedImageError, OSError, ValueError, ImportError) as exc:
+            # ImportError: a format whose optional Pillow plugin is not installed (ultralytics registers a
+            # HEIF opener that imports pi_heif only when such a file arrives).
             raise NotAnImage(f"{source or 'input'}: not a recognised image format") from exc
         width, height = image.size
         if width * height > max_pixels:
@@ -34,7 +36,7 @@ def decode_image(data: bytes, source: str = "", max_pixels: int = DEFAULT_MAX_PI
             )
         try:
             image.load()  # Pillow decodes lazily; a truncated file only fails here
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, ImportError) as exc:
             raise TruncatedImage(f"{source or 'input'}: image data is truncated or corrupt ({exc})") from exc
     upright = ImageOps.exif_transpose(image).convert("RGB")
     return Frame(image=np.asarray(upright), source=source)

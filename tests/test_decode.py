@@ -55,3 +55,10 @@ def test_exif_orientation_is_applied() -> None:
     Image.new("RGB", (200, 100)).save(buffer, "JPEG", exif=exif.tobytes())
     frame = decode_image(buffer.getvalue())
     assert (frame.width, frame.height) == (100, 200)
+
+
+def test_formats_without_an_installed_plugin_are_not_images() -> None:
+    import ultralytics  # noqa: F401  # registers a HEIF opener that needs a package we do not install
+
+    with pytest.raises(NotAnImage):
+        decode_image(b"\x00\x00\x00\x18ftypheic" + bytes(100), "photo.heic")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from gateway.deps import ServicesDep, SessionDep
+from gateway.deps import DbId, ServicesDep, SessionDep
 from gateway.errors import NotFoundError, Unprocessable
 from gateway.schemas import CameraIn, CameraOut, CameraPatch, check_camera_url
 from gateway.state import Services
@@ -47,12 +47,12 @@ async def list_all(services: ServicesDep, session: SessionDep) -> list[CameraOut
 
 
 @router.get("/{camera_id}")
-async def get_one(camera_id: int, services: ServicesDep, session: SessionDep) -> CameraOut:
+async def get_one(camera_id: DbId, services: ServicesDep, session: SessionDep) -> CameraOut:
     return camera_out(services, await repo.get_camera(session, camera_id))
 
 
 @router.patch("/{camera_id}")
-async def patch(camera_id: int, body: CameraPatch, services: ServicesDep, session: SessionDep) -> CameraOut:
+async def patch(camera_id: DbId, body: CameraPatch, services: ServicesDep, session: SessionDep) -> CameraOut:
     url = validated_url(services, body.url) if body.url is not None else None
     camera = await repo.update_camera(session, camera_id, name=body.name, url=url, fps=body.fps,
                                       enabled=body.enabled, zones=body.zones, min_plate_width=body.min_plate_width)
@@ -63,7 +63,7 @@ async def patch(camera_id: int, body: CameraPatch, services: ServicesDep, sessio
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete(camera_id: int, services: ServicesDep, session: SessionDep) -> Response:
+async def delete(camera_id: DbId, services: ServicesDep, session: SessionDep) -> Response:
     await repo.delete_camera(session, camera_id)
     await session.commit()
     if services.cameras:
@@ -73,7 +73,7 @@ async def delete(camera_id: int, services: ServicesDep, session: SessionDep) -> 
 
 @router.post("/{camera_id}/whip", status_code=status.HTTP_201_CREATED,
              responses={201: {"content": {"application/sdp": {}}}})
-async def whip_offer(camera_id: int, request: Request, services: ServicesDep, session: SessionDep) -> Response:
+async def whip_offer(camera_id: DbId, request: Request, services: ServicesDep, session: SessionDep) -> Response:
     """WHIP (RFC 9725): the body is an SDP offer (application/sdp); the answer comes back as the body."""
     camera = await repo.get_camera(session, camera_id)
     if "application/sdp" not in request.headers.get("content-type", ""):
@@ -86,7 +86,7 @@ async def whip_offer(camera_id: int, request: Request, services: ServicesDep, se
 
 
 @router.delete("/{camera_id}/whip/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def whip_end(camera_id: int, session_id: str, services: ServicesDep) -> Response:
+async def whip_end(camera_id: DbId, session_id: str, services: ServicesDep) -> Response:
     if services.whip is None or not services.whip.owns(session_id, camera_id):
         raise NotFoundError(f"WHIP session {session_id} not found")
     await services.whip.close(session_id)

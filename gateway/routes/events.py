@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from gateway.deps import ServicesDep, SessionDep
+from gateway.deps import DbId, ServicesDep, SessionDep
 from gateway.errors import NotFoundError
 from gateway.routes.reads import CursorQuery, FiltersDep, LimitQuery
 from gateway.schemas import ReadPage
@@ -28,12 +28,12 @@ async def search(session: SessionDep, filters: FiltersDep, limit: LimitQuery = 5
 
 
 @router.get("/{event_id}")
-async def one(event_id: int, session: SessionDep) -> dict[str, Any]:
+async def one(event_id: DbId, session: SessionDep) -> dict[str, Any]:
     return event_payload(await get_event(session, event_id))
 
 
 @router.get("/{event_id}/crop.jpg", response_class=FileResponse)
-async def crop(event_id: int, services: ServicesDep, session: SessionDep) -> FileResponse:
+async def crop(event_id: DbId, services: ServicesDep, session: SessionDep) -> FileResponse:
     """The crop of the event's best read (the most confident read of the voted text)."""
     event = await get_event(session, event_id)
     if not event.best_crop_path:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
-from gateway.deps import ServicesDep, SessionDep
+from gateway.deps import MAX_DB_ID, DbId, ServicesDep, SessionDep
 from gateway.errors import NotFoundError, Unprocessable
 from gateway.schemas import ReadPage
 from storage.crops import crop_file
@@ -25,7 +25,7 @@ def search_filters(
     prefix: Annotated[str | None, Query(max_length=16)] = None,
     fuzzy: Annotated[str | None, Query(max_length=16, description="plates within max_distance edits")] = None,
     max_distance: Annotated[int, Query(ge=0, le=2)] = 1,
-    camera_id: Annotated[int | None, Query(ge=1)] = None,
+    camera_id: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
     job_id: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -53,12 +53,12 @@ async def search(session: SessionDep, filters: FiltersDep, limit: LimitQuery = 5
 
 
 @router.get("/{read_id}")
-async def one(read_id: int, session: SessionDep) -> dict[str, Any]:
+async def one(read_id: DbId, session: SessionDep) -> dict[str, Any]:
     return read_payload(await get_read(session, read_id))
 
 
 @router.get("/{read_id}/crop.jpg", response_class=FileResponse)
-async def crop(read_id: int, services: ServicesDep, session: SessionDep) -> FileResponse:
+async def crop(read_id: DbId, services: ServicesDep, session: SessionDep) -> FileResponse:
     read = await get_read(session, read_id)
     if not read.crop_path:
         raise NotFoundError(f"read {read_id} has no crop")

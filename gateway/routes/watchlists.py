@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.deps import SessionDep
+from gateway.deps import MAX_DB_ID, DbId, SessionDep
 from gateway.schemas import ReadPage
 from storage import watchlists as repo
 from storage.models import Watchlist
@@ -51,12 +51,12 @@ async def list_watchlists(session: SessionDep) -> list[WatchlistOut]:
 
 
 @watchlists.get("/{watchlist_id}")
-async def get_watchlist(watchlist_id: int, session: SessionDep) -> WatchlistOut:
+async def get_watchlist(watchlist_id: DbId, session: SessionDep) -> WatchlistOut:
     return await watchlist_out(session, await repo.get_watchlist(session, watchlist_id))
 
 
 @watchlists.patch("/{watchlist_id}")
-async def patch_watchlist(watchlist_id: int, body: WatchlistPatch, session: SessionDep) -> WatchlistOut:
+async def patch_watchlist(watchlist_id: DbId, body: WatchlistPatch, session: SessionDep) -> WatchlistOut:
     """Rename, and/or replace the whole entry list with `entries`."""
     entries = [e.spec() for e in body.entries] if body.entries is not None else None
     watchlist = await repo.update_watchlist(session, watchlist_id, body.name, entries)
@@ -65,7 +65,7 @@ async def patch_watchlist(watchlist_id: int, body: WatchlistPatch, session: Sess
 
 
 @watchlists.delete("/{watchlist_id}", status_code=NO_CONTENT)
-async def delete_watchlist(watchlist_id: int, session: SessionDep) -> Response:
+async def delete_watchlist(watchlist_id: DbId, session: SessionDep) -> Response:
     """Its entries go with it; past alerts stay (with watchlist_id null)."""
     await repo.delete_watchlist(session, watchlist_id)
     await session.commit()
@@ -73,14 +73,14 @@ async def delete_watchlist(watchlist_id: int, session: SessionDep) -> Response:
 
 
 @watchlists.post("/{watchlist_id}/entries", status_code=status.HTTP_201_CREATED)
-async def add_entry(watchlist_id: int, body: EntryIn, session: SessionDep) -> EntryOut:
+async def add_entry(watchlist_id: DbId, body: EntryIn, session: SessionDep) -> EntryOut:
     entry = await repo.add_entry(session, watchlist_id, body.spec())
     await session.commit()
     return EntryOut.model_validate(entry)
 
 
 @watchlists.delete("/{watchlist_id}/entries/{entry_id}", status_code=NO_CONTENT)
-async def delete_entry(watchlist_id: int, entry_id: int, session: SessionDep) -> Response:
+async def delete_entry(watchlist_id: DbId, entry_id: DbId, session: SessionDep) -> Response:
     await repo.delete_entry(session, watchlist_id, entry_id)
     await session.commit()
     return Response(status_code=NO_CONTENT)
@@ -100,19 +100,19 @@ async def list_webhooks(session: SessionDep) -> list[WebhookOut]:
 
 
 @webhooks.get("/{target_id}")
-async def get_webhook(target_id: int, session: SessionDep) -> WebhookOut:
+async def get_webhook(target_id: DbId, session: SessionDep) -> WebhookOut:
     return WebhookOut.model_validate(await repo.get_target(session, target_id))
 
 
 @webhooks.patch("/{target_id}")
-async def patch_webhook(target_id: int, body: WebhookPatch, session: SessionDep) -> WebhookOut:
+async def patch_webhook(target_id: DbId, body: WebhookPatch, session: SessionDep) -> WebhookOut:
     target = await repo.update_target(session, target_id, body.url, body.secret, body.enabled)
     await session.commit()
     return WebhookOut.model_validate(target)
 
 
 @webhooks.delete("/{target_id}", status_code=NO_CONTENT)
-async def delete_webhook(target_id: int, session: SessionDep) -> Response:
+async def delete_webhook(target_id: DbId, session: SessionDep) -> Response:
     await repo.delete_target(session, target_id)
     await session.commit()
     return Response(status_code=NO_CONTENT)
@@ -120,7 +120,8 @@ async def delete_webhook(target_id: int, session: SessionDep) -> Response:
 
 @alerts.get("")
 async def list_alerts(session: SessionDep, limit: Annotated[int, Query(ge=1, le=repo.MAX_ALERTS_PAGE)] = 50,
-                      cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+                      cursor: Annotated[int | None, Query(ge=1, le=MAX_DB_ID,
+                                                          description="next_cursor of the previous page")] = None,
                       ) -> ReadPage:
     """Newest first."""
     rows = await repo.list_alerts(session, limit, cursor)
@@ -129,11 +130,11 @@ async def list_alerts(session: SessionDep, limit: Annotated[int, Query(ge=1, le=
 
 
 @alerts.get("/{alert_id}")
-async def get_alert(alert_id: int, session: SessionDep) -> AlertOut:
+async def get_alert(alert_id: DbId, session: SessionDep) -> AlertOut:
     return AlertOut.model_validate(await repo.get_alert(session, alert_id))
 
 
 @alerts.get("/{alert_id}/deliveries")
-async def list_deliveries(alert_id: int, session: SessionDep) -> list[DeliveryOut]:
+async def list_deliveries(alert_id: DbId, session: SessionDep) -> list[DeliveryOut]:
     """Every webhook attempt for this alert, oldest first: the delivery log."""
     return [DeliveryOut.model_validate(d) for d in await repo.list_deliveries(session, alert_id)]
