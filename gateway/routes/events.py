@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from gateway.crops import crop_response
 from gateway.deps import DbId, ServicesDep, SessionDep
-from gateway.errors import NotFoundError
 from gateway.routes.reads import CursorQuery, FiltersDep, LimitQuery
 from gateway.schemas import ReadPage
-from storage.crops import crop_file
 from storage.events import get_event, search_events
 from storage.schemas import event_payload
 
@@ -36,7 +34,4 @@ async def one(event_id: DbId, session: SessionDep) -> dict[str, Any]:
 async def crop(event_id: DbId, services: ServicesDep, session: SessionDep) -> FileResponse:
     """The crop of the event's best read (the most confident read of the voted text)."""
     event = await get_event(session, event_id)
-    if not event.best_crop_path:
-        raise NotFoundError(f"event {event_id} has no crop")
-    path = await asyncio.to_thread(crop_file, services.settings.data_dir, event.best_crop_path)
-    return FileResponse(path, media_type="image/jpeg")
+    return await crop_response(services, event.best_crop_path, f"event {event_id}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,10 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
+from gateway.crops import crop_response
 from gateway.deps import MAX_DB_ID, DbId, ServicesDep, SessionDep
-from gateway.errors import NotFoundError, Unprocessable
+from gateway.errors import Unprocessable
 from gateway.schemas import ReadPage
-from storage.crops import crop_file
 from storage.reads import ReadFilters, get_read, search_reads
 from storage.schemas import read_payload
 
@@ -60,7 +59,4 @@ async def one(read_id: DbId, session: SessionDep) -> dict[str, Any]:
 @router.get("/{read_id}/crop.jpg", response_class=FileResponse)
 async def crop(read_id: DbId, services: ServicesDep, session: SessionDep) -> FileResponse:
     read = await get_read(session, read_id)
-    if not read.crop_path:
-        raise NotFoundError(f"read {read_id} has no crop")
-    path = await asyncio.to_thread(crop_file, services.settings.data_dir, read.crop_path)
-    return FileResponse(path, media_type="image/jpeg")
+    return await crop_response(services, read.crop_path, f"read {read_id}")
