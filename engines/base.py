@@ -31,7 +31,7 @@ class EngineMetadata(BaseModel):
     version: str
     input_height: int = Field(gt=0)
     input_width: int = Field(gt=0)
-    dynamic_size: bool = False  # detector: any multiple of `stride` may be fed
+    dynamic_size: bool = False  # detector: any multiple of `stride` may be fed; recognizer: any width up to input_width
     stride: int = 32
     charset: str = ""  # recognizer classes after the blank, in order
     precision: str = "fp32"

@@ -70,7 +70,9 @@ def compile_onnx(onnx_path: Path, engine_path: Path, *, fp16: bool = True, max_b
     if plan is None:
         raise EngineFileError(f"TensorRT failed to build an engine from {onnx_path}")
     precision = "int8" if int8_calibrator is not None else ("fp16" if fp16 else "fp32")
-    write_engine_file(engine_path, metadata.model_copy(update={"precision": precision}), bytes(plan))
+    # The plan is built for one input shape, so the pipeline must feed exactly that (square letterbox, full width).
+    fixed = metadata.model_copy(update={"precision": precision, "dynamic_size": False})
+    write_engine_file(engine_path, fixed, bytes(plan))
     return engine_path
 
 

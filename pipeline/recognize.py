@@ -23,13 +23,28 @@ class RecognizerConfig:
     max_batch: int = 64  # crops per forward pass
     alternatives: int = 3  # options kept per character for the candidate list
     min_alternative: float = 0.02  # an option below this probability is noise
+    dynamic_width: bool = True  # with an engine that allows it, batches only as wide as their widest crop
+
+
+WIDTH_STEP = 16  # batch widths are rounded up to this: the network pools width by 4, and few shapes keep caches warm
+
+
+def content_width(crop: np.ndarray, height: int, max_width: int) -> int:
+    """Width of the crop scaled to `height`, capped at `max_width`."""
+    h, w = crop.shape[:2]
+    return max(1, min(max_width, math.ceil(height * w / max(h, 1))))
+
+
+def batch_width(crops: list[np.ndarray], height: int, max_width: int) -> int:
+    """The narrowest input width that holds every crop of a batch (a 2:1 US plate needs 128 of 256 columns)."""
+    widest = max(content_width(c, height, max_width) for c in crops)
+    return min(max_width, max(WIDTH_STEP * 2, math.ceil(widest / WIDTH_STEP) * WIDTH_STEP))
 
 
 def to_recognizer_input(crop: np.ndarray, height: int, width: int) -> np.ndarray:
     """RGB crop -> 1 x H x W float32 in [-1, 1]; narrow crops are padded by repeating their last column."""
     gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
-    h, w = gray.shape
-    new_w = max(1, min(width, math.ceil(height * w / max(h, 1))))
+    new_w = content_width(gray, height, width)
     resized = cv2.resize(gray, (new_w, height), interpolation=cv2.INTER_CUBIC)
     if new_w < width:
         resized = np.pad(resized, ((0, 0), (0, width - new_w)), mode="edge")
@@ -86,13 +101,18 @@ class Recognizer:
         self.config = config
         self.alphabet = alphabet
         self.height, self.width = meta.input_height, meta.input_width
+        # Engines exported with a free width read each batch at the width its widest crop needs: less padding,
+        # less work. Fixed-width engines (and TensorRT plans built for one shape) get the full width.
+        self.dynamic_width = meta.dynamic_size and config.dynamic_width
         self.fold = alphabet_matrix(meta.charset, alphabet)
 
     def read(self, crops: list[PlateCrop]) -> list[RawText]:
         texts: list[RawText] = []
         for start in range(0, len(crops), self.config.max_batch):
             chunk = crops[start : start + self.config.max_batch]
-            batch = np.stack([to_recognizer_input(c.image, self.height, self.width) for c in chunk])
+            images = [c.image for c in chunk]
+            width = batch_width(images, self.height, self.width) if self.dynamic_width else self.width
+            batch = np.stack([to_recognizer_input(image, self.height, width) for image in images])
             probs = softmax(self.engine.infer(batch)) @ self.fold
             texts.extend(ctc_decode(p, self.alphabet, self.config) for p in probs)
         return texts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -71,6 +72,8 @@ class ServiceSettings(CoreSettings):
     queue_maxlen: int = Field(1000, ge=1, description="frames waiting; the oldest are dropped beyond it")
     worker_batch: int = Field(8, ge=1, le=256, description="frames per worker batch")
     worker_max_wait_ms: int = Field(50, ge=0, le=10_000, description="longest wait to fill a batch")
+    worker_tasks: int = Field(0, ge=0, le=64, description="batches read at once per process; 0 = one per CPU core "
+                              "(one on CUDA)")
     reclaim_idle_ms: int = Field(30_000, ge=100, description="pending frames idle this long are reclaimed")
     jpeg_quality: int = Field(90, ge=30, le=100)
     reconnect_max_s: float = Field(8.0, ge=0.5, description="cap of the camera reconnect backoff")
@@ -87,6 +90,19 @@ class ServiceSettings(CoreSettings):
     webhook_retries: int = Field(5, ge=0, le=10, description="retries of a failed webhook POST, 1, 2, 4... s apart")
     webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="time limit of one webhook POST")
     webhook_queue: str = Field("platestream-webhooks", description="RQ queue of webhook deliveries (with Redis)")
+
+    def resolved_worker_tasks(self) -> int:
+        if self.worker_tasks:
+            return self.worker_tasks
+        return 1 if self.device.startswith("cuda") else os.cpu_count() or 1
+
+    def engine_threads(self, tasks: int) -> int:
+        """Threads per engine when `tasks` batches run at once: the cores shared out, unless set.
+
+        Two batches on one thread each read about twice as many frames per second as one batch on two
+        threads (BENCHMARKS.md): one small model scales poorly across cores, independent batches do not.
+        """
+        return self.threads or max(1, (os.cpu_count() or 1) // max(1, tasks))
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'platestream.db').resolve()}"

@@ -10,7 +10,7 @@ import pytest
 from tests.test_cli import platestream
 
 CORE_ROW_KEYS = {
-    "engine", "detector", "recognizer", "batch", "threads", "images", "reads", "images_per_second",
+    "engine", "detector", "recognizer", "batch", "threads", "streams", "images", "reads", "images_per_second",
     "ms_per_image_p50", "ms_per_image_p95", "decode_ms", "detect_ms", "crop_recognize_ms", "postprocess_ms",
 }
 
@@ -18,16 +18,19 @@ CORE_ROW_KEYS = {
 def test_bench_core_measures_every_stage(tmp_path: Path, endtoend_dir: Path) -> None:
     out = tmp_path / "core.json"
     done = platestream("bench", "core", endtoend_dir, "--limit", "3", "--batch", "1", "--threads", "1",
-                       "--engines", "onnxruntime", "--warmup", "1", "--json", out)
+                       "--streams", "1,2", "--engines", "onnxruntime", "--warmup", "1", "--json", out)
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["images"] == 3 and report["skipped"] == []
-    [row] = report["results"]
-    assert set(row) == CORE_ROW_KEYS
-    assert (row["engine"], row["batch"], row["threads"], row["images"]) == ("onnxruntime", 1, 1, 3)
-    for key in ("images_per_second", "ms_per_image_p50", "ms_per_image_p95", "decode_ms", "detect_ms",
-                "crop_recognize_ms", "postprocess_ms"):
-        assert row[key] > 0, key
+    assert [r["streams"] for r in report["results"]] == [1, 2]
+    for row in report["results"]:
+        assert set(row) == CORE_ROW_KEYS
+        assert (row["engine"], row["batch"], row["threads"], row["images"]) == ("onnxruntime", 1, 1, 3)
+        for key in ("images_per_second", "ms_per_image_p50", "ms_per_image_p95", "decode_ms", "detect_ms",
+                    "crop_recognize_ms", "postprocess_ms"):
+            assert row[key] > 0, key
+    # Streams read the same images: the same plates come out, whatever the order batches finish in.
+    assert report["results"][0]["reads"] == report["results"][1]["reads"]
     assert "onnxruntime" in done.stdout and "img/s" in done.stdout
 
 

@@ -80,6 +80,23 @@ def test_detector_trains_exports_and_runtimes_agree(detect_dir: Path, tmp_path: 
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-2, rtol=1e-3)
 
 
+@pytest.mark.slow
+def test_detector_fine_tunes_from_a_weights_file(detect_dir: Path, tmp_path: Path) -> None:
+    """`model=<.pt>` starts from those weights: after one tiny epoch at a near-zero learning rate the shipped
+    detector still finds the plates, where a network from the model YAML finds none."""
+    from platestream.models import SHIPPED_MODELS
+    from training.detector import train_detector
+
+    data = tiny_yolo_folder(detect_dir, tmp_path / "tiny", per_split=8)
+    overrides = [f"model={SHIPPED_MODELS / 'detector.pt'}", f"data={data}", "epochs=1", "imgsz=416", "batch=4",
+                 "cache=false", "workers=0", "plots=false", "optimizer=SGD", "lr0=0.000001", "warmup_epochs=0"]
+    run = new_run_dir(tmp_path / "runs", "detector", "finetune")
+    train_detector(load_config(CONFIGS / "detector.yaml", overrides), run)
+    with (run / "train" / "results.csv").open() as handle:
+        last = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(handle)][-1]
+    assert float(last["metrics/mAP50(B)"]) > 0.5
+
+
 def tiny_ocr_folder(ocr_dir: Path, dest: Path) -> Path:
     dest.mkdir()
     rows = ocr_rows("br", 16) + ocr_rows("us", 8) + ocr_rows("cn", 8)
@@ -116,6 +133,9 @@ def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path
     crops = [load_frame(ocr_dir / r["file"]).image for r in ocr_rows("br", 4)]
     batch = np.stack([to_recognizer_input(c, 64, 256) for c in crops])
     fp32 = create_engine(onnx_path)
+    assert fp32.metadata.dynamic_size  # a batch of narrow plates is read at the width it needs
+    narrow = fp32.infer(np.stack([to_recognizer_input(c, 64, 128) for c in crops]))
+    assert narrow.shape[0] == 4 and narrow.shape[1] < fp32.infer(batch).shape[1]
     assert fp32.metadata.charset == load_config(CONFIGS / "ocr.yaml")["charset"]
     # Both files store weights in FP16, rounded at different points (ONNX after folding BatchNorm into the
     # convolutions), so they agree to FP16 precision, not bit for bit.
@@ -125,6 +145,39 @@ def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path
     int8 = create_engine(quantize_int8(onnx_path))
     assert int8.metadata.precision == "int8"
     assert int8.infer(batch).shape == fp32.infer(batch).shape
+
+
+def test_recognizer_training_can_start_from_a_recognizer_file() -> None:
+    """`init=engines/models/recognizer.pt` continues from the shipped recognizer, not from english_g2."""
+    import torch
+
+    from platestream.models import SHIPPED_MODELS
+    from training.ocr import initial_network
+
+    charset = load_config(CONFIGS / "ocr.yaml")["charset"]
+    net = initial_network(charset, str(SHIPPED_MODELS / "recognizer.pt")).eval()
+    batch = np.random.default_rng(2).random((2, 1, 64, 256), dtype=np.float32)
+    with torch.inference_mode():
+        ours = net(torch.from_numpy(batch)).numpy()
+    shipped = create_engine(SHIPPED_MODELS / "recognizer.pt").infer(batch)
+    assert np.abs(ours - shipped).max() < 0.02 * np.abs(shipped).max()
+    with pytest.raises(DatasetError, match="another charset"):
+        initial_network(charset[:-1], str(SHIPPED_MODELS / "recognizer.pt"))
+    with pytest.raises(DatasetError, match="cannot use"):
+        initial_network(charset, str(SHIPPED_MODELS / "detector.onnx"))
+
+
+def test_camera_view_makes_a_close_up_look_cut_from_a_street_frame(ocr_dir: Path) -> None:
+    from training.augment import camera_view
+
+    crop = load_frame(ocr_dir / ocr_rows("us", 1)[0]["file"]).image
+    out = camera_view(crop, np.random.default_rng(0), min_height=20, max_height=20)
+    assert out.dtype == np.uint8 and out.shape[0] >= crop.shape[0] and out.shape[1] >= crop.shape[1]
+    # Scaled to a 20 px plate and back up: the fine detail (high-frequency energy) is gone.
+    def detail(image: np.ndarray) -> float:
+        return float(np.abs(np.diff(image.astype(np.float32), axis=1)).mean())
+    assert detail(out) < 0.7 * detail(crop)
+    np.testing.assert_array_equal(out, camera_view(crop, np.random.default_rng(0), 20, 20))
 
 
 def test_fp16_storage_halves_onnx_files_and_keeps_outputs(tmp_path: Path) -> None:

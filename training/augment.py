@@ -26,7 +26,7 @@ def warp(image: np.ndarray, rng: np.random.Generator, degrees: float = 4.0, shea
     return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
-def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def photometric(image: np.ndarray, rng: np.random.Generator, shrink: bool = True) -> np.ndarray:
     out: np.ndarray = image.astype(np.float32)
     out = out * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)  # contrast, brightness
     if rng.random() < 0.3:
@@ -37,7 +37,7 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.4:
         k = int(rng.choice([3, 5]))
         out = cv2.GaussianBlur(out, (k, k), 0)
-    if rng.random() < 0.3:  # low-resolution plates: shrink and grow back
+    if shrink and rng.random() < 0.3:  # low-resolution plates: shrink and grow back
         h, w = out.shape[:2]
         f = rng.uniform(0.3, 0.7)
         small = cv2.resize(out, (max(4, int(w * f)), max(4, int(h * f))), interpolation=cv2.INTER_AREA)
@@ -49,8 +49,35 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def augment_plate(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def camera_view(image: np.ndarray, rng: np.random.Generator, min_height: int = 24, max_height: int = 64) -> np.ndarray:
+    """The plate as a detector cuts it from a street camera frame: a bit loose, small, smeared, recompressed.
+
+    Real crops in plates-ocr are sharp close-ups about 120 px high; plates in 720p frames are 30-75 px high
+    (endtoend-us: 5th-95th percentile), softened by motion and compression, with some of the car around them.
+    Without this the recognizer reads close-ups well and drops or confuses characters in live frames.
+    """
+    h, w = image.shape[:2]
+    scale = rng.uniform(min_height, max_height) / h
+    if scale < 1:
+        small = cv2.resize(image, (max(4, round(w * scale)), max(4, round(h * scale))), interpolation=cv2.INTER_AREA)
+        if rng.random() < 0.3:  # horizontal motion blur of a passing car
+            k = int(rng.integers(2, 4))
+            small = cv2.filter2D(small, -1, np.full((1, k), 1.0 / k, np.float32))
+        ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 90))])
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) if ok else None
+        small = small if decoded is None else decoded
+        image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    top, bottom, left, right = (int(p) for p in rng.uniform(0.0, 0.12, 4) * np.array([h, h, w, w]))
+    out: np.ndarray = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    return out
+
+
+def augment_plate(image: np.ndarray, rng: np.random.Generator, camera: float = 0.0) -> np.ndarray:
+    """Jitter, warp and recolour a crop; with probability `camera`, also make it look cut from a street frame."""
     image = jitter_crop(image, rng)
     if rng.random() < 0.7:
         image = warp(image, rng)
-    return photometric(image, rng)
+    as_camera = rng.random() < camera
+    if as_camera:
+        image = camera_view(image, rng)
+    return photometric(image, rng, shrink=not as_camera)  # camera_view already made it small

@@ -67,6 +67,8 @@ def train_detector(config: dict[str, Any], run_dir: Path) -> Path:
     save_config(config, run_dir)
     data_yaml = write_data_yaml(config, run_dir)
     trainer_args = {k: v for k, v in config.items() if k not in OWN_KEYS}
+    # A model YAML starts from random weights; a .pt (say, the shipped detector) is fine-tuned from its weights.
+    trainer_args.setdefault("pretrained", str(config["model"]).endswith(".pt"))
     model = YOLO(config["model"])
     model.train(
         data=str(data_yaml),
@@ -74,7 +76,6 @@ def train_detector(config: dict[str, Any], run_dir: Path) -> Path:
         project=str(run_dir.resolve()),
         name="train",
         exist_ok=True,
-        pretrained=False,
         amp=False,  # the AMP check downloads a model; FP16 training gains little for an 'n' model anyway
         **trainer_args,
     )

@@ -40,7 +40,7 @@ def export_recognizer(weights: Path | None, out_dir: Path, name: str = "recogniz
     net, charset, source = load_recognizer_checkpoint(weights)
     metadata = EngineMetadata(
         kind=ModelKind.RECOGNIZER, name=name, version=today(), input_height=RECOGNIZER_HEIGHT,
-        input_width=RECOGNIZER_WIDTH, charset=charset, source_weights=source.name,
+        input_width=RECOGNIZER_WIDTH, dynamic_size=True, charset=charset, source_weights=source.name,
         source_sha256=sha256_of(source), training=training or {},
     )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,9 @@ def export_recognizer(weights: Path | None, out_dir: Path, name: str = "recogniz
     example = torch.zeros(1, 1, RECOGNIZER_HEIGHT, RECOGNIZER_WIDTH)
     torch.onnx.export(
         net, (example,), str(onnx_path), input_names=["images"], output_names=["logits"],
-        dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
+        # Free width: batches of narrow plates are read at the width they need (input_width is the most).
+        dynamic_axes={"images": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "steps"}}, opset_version=17,
+        dynamo=False,
     )
     write_onnx_metadata(onnx_path, metadata)
     compact_onnx(onnx_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from training.errors import DatasetError
 
 
 class CropDataset(Dataset[tuple[torch.Tensor, list[int]]]):
-    def __init__(self, samples: list[OcrSample], charset: str, height: int, width: int, augment: bool, seed: int):
-        self.samples, self.height, self.width, self.augment = samples, height, width, augment
+    def __init__(self, samples: list[OcrSample], charset: str, height: int, width: int, augment: bool, seed: int,
+                 camera: float = 0.0):
+        self.samples, self.height, self.width, self.augment, self.camera = samples, height, width, augment, camera
         self.index = {c: i + 1 for i, c in enumerate(charset)}  # 0 is the CTC blank
         self.images = [decode_image(s.path.read_bytes(), str(s.path)).image for s in samples]
         self.rng = np.random.default_rng(seed)
@@ -32,7 +34,7 @@ class CropDataset(Dataset[tuple[torch.Tensor, list[int]]]):
         return len(self.samples)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, list[int]]:
-        image = augment_plate(self.images[i], self.rng) if self.augment else self.images[i]
+        image = augment_plate(self.images[i], self.rng, self.camera) if self.augment else self.images[i]
         tensor = torch.from_numpy(to_recognizer_input(image, self.height, self.width))
         return tensor, [self.index[c] for c in self.samples[i].text]
 
@@ -57,7 +59,15 @@ def load_samples(config: dict[str, Any]) -> tuple[list[OcrSample], list[OcrSampl
             (val if split_of(sample.path.name, config["val_fraction"]) == "val" else train).append(sample)
     if not train or not val:
         raise DatasetError("no usable crops for training and validation")
-    return train, val
+    return oversample(train, config.get("oversample") or {}), val
+
+
+def oversample(samples: list[OcrSample], factors: dict[str, int]) -> list[OcrSample]:
+    """Repeat the crops of small regions (`oversample: {us: 3}`) so each epoch sees them as often as the rest."""
+    out = []
+    for sample in samples:
+        out.extend([sample] * max(1, int(factors.get(sample.region.split("-")[0], 1))))
+    return out
 
 
 def synthetic_samples(config: dict[str, Any], run_dir: Path) -> list[OcrSample]:
@@ -74,9 +84,14 @@ def synthetic_samples(config: dict[str, Any], run_dir: Path) -> list[OcrSample]:
     return [s for s in read_ocr_set(folder) if s.text and not set(s.text) - charset]
 
 
-def initial_network(charset: str) -> RecognizerNet:
-    """english_g2 weights; the output layer keeps the pretrained rows of characters both charsets share."""
+def initial_network(charset: str, init: str | None = None) -> RecognizerNet:
+    """english_g2 weights, or those of an earlier plate recognizer (`init`: its .pt, e.g. the shipped one).
+
+    From english_g2, the output layer keeps the pretrained rows of characters both charsets share.
+    """
     net = RecognizerNet(num_class=len(charset) + 1)
+    if init:
+        return load_recognizer_checkpoint(net, Path(init), charset)
     state = strip_data_parallel(torch.load(english_g2_weights(), map_location="cpu", weights_only=True))
     old_w, old_b = state.pop("Prediction.weight"), state.pop("Prediction.bias")
     net.model.load_state_dict(state, strict=False)
@@ -87,6 +102,20 @@ def initial_network(charset: str) -> RecognizerNet:
             j = ENGLISH_G2_CHARSET.find(char)
             if j >= 0:
                 head.weight[i], head.bias[i] = old_w[j + 1], old_b[j + 1]
+    return net
+
+
+def load_recognizer_checkpoint(net: RecognizerNet, path: Path, charset: str) -> RecognizerNet:
+    """Weights of a run's best.pt or a shipped recognizer.pt (both keep a `state_dict`, maybe FP16)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()}
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        raise DatasetError(f"cannot use {path} as initial recognizer weights: {exc}") from exc
+    if state["model.Prediction.weight"].shape[0] != len(charset) + 1:
+        raise DatasetError(f"{path} was trained for another charset ({state['model.Prediction.weight'].shape[0] - 1}"
+                           f" characters, config has {len(charset)})")
+    net.load_state_dict(state)
     return net
 
 
@@ -130,10 +159,11 @@ def train_ocr(config: dict[str, Any], run_dir: Path, resume: dict[str, Any] | No
     charset, h, w = config["charset"], config["height"], config["width"]
     train, val = load_samples(config)
     train += synthetic_samples(config, run_dir)
-    loader = DataLoader(CropDataset(train, charset, h, w, True, config["seed"]), batch_size=config["batch"],
+    camera = float(config.get("camera") or 0.0)
+    loader = DataLoader(CropDataset(train, charset, h, w, True, config["seed"], camera), batch_size=config["batch"],
                         shuffle=True, collate_fn=collate, num_workers=config["workers"])
     val_loader = DataLoader(CropDataset(val, charset, h, w, False, 0), batch_size=64, collate_fn=collate)
-    net = initial_network(charset).to(device)
+    net = initial_network(charset, config.get("init")).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
     start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
     # A resumed run continues its learning-rate schedule; one whose epochs were raised gets a fresh

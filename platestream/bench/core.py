@@ -4,6 +4,11 @@ Each image is decoded from bytes already in memory (so disk speed is not measure
 PlateReader.read_timed, whose StageTimes split detect from crop+recognize; post-processing (format rules,
 candidates) is the rest of read_timed's wall time. Per-image latency is a batch's wall time shared out over
 its images, as FrameResult.processing_time_ms is: with batches, an image waits for its whole batch.
+
+With `streams` > 1, that many batches are read at once from threads sharing one PlateReader (ONNX Runtime
+and PyTorch release the GIL while they compute), as a worker process with several worker tasks does; with one
+engine thread per stream this keeps every core busy without the poor scaling of one model over many threads.
+Images/s is then images over the elapsed time; stage columns stay per-image means within a stream.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import contextlib
 import importlib.util
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +51,7 @@ class CoreOptions:
     engines: tuple[str, ...] = ENGINE_VARIANTS
     batches: tuple[int, ...] = (1, 4, 8)
     threads: tuple[int, ...] = (1,)
+    streams: tuple[int, ...] = (1,)
     limit: int | None = None
     warmup: int = 2
     models: Path | None = None  # default: the folder of the configured detector (the shipped engines)
@@ -55,12 +63,13 @@ class Timing:
 
     images: int = 0
     reads: int = 0
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # start of the first batch to the end of the last (batches overlap with streams > 1)
     decode_s: float = 0.0
     detect_s: float = 0.0
     recognize_s: float = 0.0
     post_s: float = 0.0
     per_image_ms: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 def resolve_variant(name: str, models: Path) -> Variant | str:
@@ -117,9 +126,14 @@ def time_batch(reader: PlateReader, chunk: list[tuple[str, bytes]], max_pixels: 
     decoded = time.perf_counter()
     results, stages = reader.read_timed(frames)
     finished = time.perf_counter()
+    with timing.lock:
+        add_batch(timing, chunk, results, stages, started, decoded, finished)
+
+
+def add_batch(timing: Timing, chunk: list[tuple[str, bytes]], results: list[Any], stages: Any,
+              started: float, decoded: float, finished: float) -> None:
     timing.images += len(chunk)
     timing.reads += sum(len(r.reads) for r in results)
-    timing.wall_s += finished - started
     timing.decode_s += decoded - started
     timing.detect_s += stages.detect_s
     timing.recognize_s += stages.recognize_s
@@ -127,17 +141,20 @@ def time_batch(reader: PlateReader, chunk: list[tuple[str, bytes]], max_pixels: 
     timing.per_image_ms.extend([(finished - started) * 1000 / len(chunk)] * len(chunk))
 
 
-def measure(reader: PlateReader, images: list[tuple[str, bytes]], batch: int, warmup: int, max_pixels: int) -> Timing:
-    # Warm-up batches are not timed: the first runs allocate buffers and pick kernels for the batch shape.
-    for _ in range(warmup):
-        time_batch(reader, images[:batch], max_pixels, Timing())
-    timing = Timing()
-    for chunk in chunks(images, batch):
-        time_batch(reader, chunk, max_pixels, timing)
+def measure(reader: PlateReader, images: list[tuple[str, bytes]], batch: int, warmup: int, max_pixels: int,
+            streams: int = 1) -> Timing:
+    with ThreadPoolExecutor(streams, thread_name_prefix="bench-stream") as pool:
+        # Warm-up batches are not timed: the first runs allocate buffers and pick kernels for the batch shape.
+        for _ in range(warmup):
+            list(pool.map(lambda _: time_batch(reader, images[:batch], max_pixels, Timing()), range(streams)))
+        timing = Timing()
+        started = time.perf_counter()
+        list(pool.map(lambda chunk: time_batch(reader, chunk, max_pixels, timing), chunks(images, batch)))
+        timing.wall_s = time.perf_counter() - started
     return timing
 
 
-def result_row(variant: Variant, batch: int, threads: int, timing: Timing) -> dict[str, Any]:
+def result_row(variant: Variant, batch: int, threads: int, streams: int, timing: Timing) -> dict[str, Any]:
     per_image = 1000 / max(timing.images, 1)
     return {
         "engine": variant.name,
@@ -145,6 +162,7 @@ def result_row(variant: Variant, batch: int, threads: int, timing: Timing) -> di
         "recognizer": variant.recognizer.name,
         "batch": batch,
         "threads": threads,
+        "streams": streams,
         "images": timing.images,
         "reads": timing.reads,
         "images_per_second": rounded(timing.images / timing.wall_s if timing.wall_s else None),
@@ -164,12 +182,13 @@ def bench_variant(variant: Variant, options: CoreOptions, settings: CoreSettings
         with contextlib.redirect_stdout(sys.stderr):  # ultralytics prints a model summary: keep stdout the table
             reader = PlateReader.from_files(variant.detector, variant.recognizer, settings.reader_config(),
                                             settings.device, threads)
-        for batch in options.batches:
-            timing = measure(reader, images, batch, options.warmup, settings.max_pixels)
-            row = result_row(variant, batch, threads, timing)
-            print(f"bench core: {variant.name} batch {batch} threads {threads}: "
-                  f"{row['images_per_second'] or 0:.2f} images/s", file=sys.stderr, flush=True)
-            yield row
+        for streams in options.streams:
+            for batch in options.batches:
+                timing = measure(reader, images, batch, options.warmup, settings.max_pixels, streams)
+                row = result_row(variant, batch, threads, streams, timing)
+                print(f"bench core: {variant.name} batch {batch} threads {threads} streams {streams}: "
+                      f"{row['images_per_second'] or 0:.2f} images/s", file=sys.stderr, flush=True)
+                yield row
 
 
 def run_core(options: CoreOptions, settings: CoreSettings) -> dict[str, Any]:
@@ -178,8 +197,8 @@ def run_core(options: CoreOptions, settings: CoreSettings) -> dict[str, Any]:
     models = options.models or settings.detector.parent
     # 0 means "all cores" to the engines; resolved here so the report says what was used.
     threads = tuple(dict.fromkeys(t or os.cpu_count() or 1 for t in options.threads))
-    options = CoreOptions(options.folder, options.engines, options.batches, threads, options.limit,
-                          options.warmup, models)
+    options = CoreOptions(options.folder, options.engines, options.batches, threads, options.streams,
+                          options.limit, options.warmup, models)
     results: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     notes: list[dict[str, str]] = []
@@ -203,7 +222,8 @@ def run_core(options: CoreOptions, settings: CoreSettings) -> dict[str, Any]:
         "device": settings.device,
         "detector_imgsz": settings.detector_imgsz,
         "machine": machine_info(),
-        "options": {"engines": list(options.engines), "batch": list(options.batches), "threads": list(threads)},
+        "options": {"engines": list(options.engines), "batch": list(options.batches), "threads": list(threads),
+                    "streams": list(options.streams)},
         "results": results,
         "notes": notes,
         "skipped": skipped,
@@ -211,7 +231,7 @@ def run_core(options: CoreOptions, settings: CoreSettings) -> dict[str, Any]:
 
 
 CORE_COLUMNS = (
-    ("engine", "engine"), ("batch", "batch"), ("threads", "thr"), ("images_per_second", "img/s"),
+    ("engine", "engine"), ("batch", "batch"), ("threads", "thr"), ("streams", "str"), ("images_per_second", "img/s"),
     ("ms_per_image_p50", "p50 ms"), ("ms_per_image_p95", "p95 ms"), ("decode_ms", "decode"),
     ("detect_ms", "detect"), ("crop_recognize_ms", "crop+rec"), ("postprocess_ms", "post"), ("reads", "reads"),
 )

@@ -76,6 +76,7 @@ def build_report(options: ServiceOptions, start: Counters, end: Counters, final:
         "cameras": options.cameras,
         "fps_per_camera": options.fps,
         "workers": options.workers,
+        "tasks_per_worker": options.tasks,
         "seconds": round(window, 3),
         "machine": machine_info(),
         "offered_fps": rounded((end.published - start.published) / window),

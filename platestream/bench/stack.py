@@ -41,6 +41,7 @@ class ServiceOptions:
     mode: str = "embedded"  # or "redis"
     workers: int = 1
     threads: int | None = None  # PLATESTREAM_THREADS of the service processes; None: inherited
+    tasks: int | None = None  # PLATESTREAM_WORKER_TASKS of each worker process (redis mode); None: inherited
     dataset: Path | None = None  # endtoend-us folder the camera video is made from
     startup_timeout: float = 180.0
     drain_timeout: float = 60.0
@@ -119,6 +120,8 @@ class ServiceStack:
                "PLATESTREAM_HOST": "127.0.0.1", "PLATESTREAM_PORT": str(self.port)}
         if self.options.threads is not None:
             env["PLATESTREAM_THREADS"] = str(self.options.threads)
+        if self.options.tasks is not None:
+            env["PLATESTREAM_WORKER_TASKS"] = str(self.options.tasks)
         return env
 
     def start_embedded_service(self) -> None:

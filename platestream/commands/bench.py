@@ -48,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                       help="comma-separated batch sizes (default: 1,4,8)")
     core.add_argument("--threads", dest="thread_counts", type=comma_list(int), default=None,
                       help="comma-separated CPU threads per engine, 0 = all cores (default: 1,all cores)")
+    core.add_argument("--streams", type=comma_list(positive_int), default=(1,),
+                      help="comma-separated counts of batches read at once, from threads sharing the engines "
+                           "(default: 1)")
     core.add_argument("--limit", type=positive_int, help="use only the first N images")
     core.add_argument("--warmup", type=int, default=2, help="untimed batches before each measurement")
     core.add_argument("--models", type=Path,
@@ -66,6 +69,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     service.add_argument("--workers", type=positive_int, default=1,
                          help="worker tasks (embedded) or worker processes (redis)")
     service.add_argument("--threads", type=int, help="PLATESTREAM_THREADS of the service processes")
+    service.add_argument("--tasks", type=positive_int,
+                         help="PLATESTREAM_WORKER_TASKS of each worker process (redis mode; default: one per core)")
     service.add_argument("--dataset", type=Path, help="endtoend-us folder the camera video is made from")
     service.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write the figures as JSON")
     service.set_defaults(handler=cmd_service)
@@ -81,8 +86,8 @@ def cmd_core(args: argparse.Namespace) -> int:
         print(f"platestream: error: {args.folder} is not a folder", file=sys.stderr)
         return 2
     threads = args.thread_counts or tuple(dict.fromkeys((1, os.cpu_count() or 1)))
-    options = CoreOptions(args.folder, args.engines, args.batches, threads, args.limit, max(0, args.warmup),
-                          args.models)
+    options = CoreOptions(args.folder, args.engines, args.batches, threads, args.streams, args.limit,
+                          max(0, args.warmup), args.models)
     report = run_core(options, settings_from(args))
     print(core_table(report))
     write_json(args.json_out, report)
@@ -94,8 +99,8 @@ def cmd_service(args: argparse.Namespace) -> int:
     from platestream.bench.service import run_service, service_table
     from platestream.bench.stack import BenchError, ServiceOptions
 
-    options = ServiceOptions(args.cameras, args.fps, args.seconds, args.mode, args.workers, args.threads,
-                             args.dataset)
+    options = ServiceOptions(cameras=args.cameras, fps=args.fps, seconds=args.seconds, mode=args.mode,
+                             workers=args.workers, threads=args.threads, tasks=args.tasks, dataset=args.dataset)
     try:
         report = run_service(options)
     except BenchError as exc:

@@ -27,8 +27,9 @@ def settings_from(args: argparse.Namespace) -> CoreSettings:
     return CoreSettings(**overrides)
 
 
-def build_reader(settings: CoreSettings, keep_crops: bool = False) -> PlateReader:
+def build_reader(settings: CoreSettings, keep_crops: bool = False, threads: int | None = None) -> PlateReader:
     settings.check_regions()  # before the engines load (seconds): a bad regions file fails at once
     return PlateReader.from_files(
-        settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device, settings.threads
+        settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device,
+        settings.threads if threads is None else threads,
     )

@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     run = sub.add_parser("run", help="the whole service in one process: SQLite + in-process queue by default")
     run.add_argument("--source", action="append", default=[], metavar="URL",
                      help="register this stream (or video file) as a camera at start-up; repeatable")
-    run.add_argument("--workers", type=int, default=1, help="worker tasks in this process")
+    run.add_argument("--workers", type=int, help="worker tasks in this process (default PLATESTREAM_WORKER_TASKS: "
+                                                 "one per CPU core)")
     gateway = sub.add_parser("gateway", help="HTTP API and camera ingest (needs PLATESTREAM_REDIS_URL)")
     worker = sub.add_parser("worker", help="batched recognition worker (needs PLATESTREAM_REDIS_URL)")
     worker.add_argument("--name", help="consumer name (default: host-pid)")
@@ -115,7 +116,7 @@ async def run_embedded(settings: ServiceSettings, sources: list[str], workers: i
     services = await open_services(settings, create_metrics())
     try:
         await register_sources(services, sources)
-        reader = await asyncio.to_thread(build_reader, settings, True)
+        reader = await asyncio.to_thread(build_reader, settings, True, settings.engine_threads(workers))
         services.reader = reader
         context = WorkerContext(services.queue, reader, services.sessions, services.feed, services.metrics,
                                 settings.data_dir, settings.max_pixels, TrackerRegistry(settings.tracker_config()))
@@ -134,7 +135,8 @@ async def run_embedded(settings: ServiceSettings, sources: list[str], workers: i
 def cmd_run(args: argparse.Namespace) -> int:
     settings = ensure_token(service_settings(args))
     configure_logging()
-    asyncio.run(run_embedded(settings, [str(s) for s in args.source], max(1, args.workers)))
+    workers = args.workers if args.workers is not None else settings.resolved_worker_tasks()
+    asyncio.run(run_embedded(settings, [str(s) for s in args.source], max(1, workers)))
     return 0
 
 
@@ -169,11 +171,15 @@ async def run_worker(settings: ServiceSettings, name: str, metrics_port: int | N
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)  # finish the batch in hand, ack it, then exit
     try:
-        reader = await asyncio.to_thread(build_reader, settings, True)
+        tasks = settings.resolved_worker_tasks()
+        reader = await asyncio.to_thread(build_reader, settings, True, settings.engine_threads(tasks))
         context = WorkerContext(services.queue, reader, services.sessions, services.feed, metrics,
                                 settings.data_dir, settings.max_pixels, TrackerRegistry(settings.tracker_config()))
         policy = BatchPolicy(settings.worker_batch, settings.worker_max_wait_ms, settings.reclaim_idle_ms)
-        await Worker(name, context, policy).run(stop)
+        # Several batches in flight share one reader (the engines release the GIL); each task is its own
+        # consumer in the group, so frames left pending by a dead process are reclaimed whatever its task.
+        names = [name, *(f"{name}-{i}" for i in range(2, tasks + 1))]
+        await asyncio.gather(*(Worker(n, context, policy).run(stop) for n in names))
     finally:
         await close_services(services)
 
