@@ -23,6 +23,16 @@ def test_decodes_real_frames_to_rgb(endtoend_dir: Path, row: dict[str, str]) -> 
     assert frame.image.dtype == np.uint8 and frame.image.shape[2] == 3
 
 
+@pytest.mark.parametrize("padding", [b"", b"\0" * 64], ids=["plain", "zero-padded"])
+def test_fast_jpeg_decode_equals_pillow(endtoend_dir: Path, padding: bytes) -> None:
+    """Complete JPEGs take OpenCV's decoder: the same pixels as Pillow's, upright and RGB (not BGR)."""
+    for row in endtoend_rows(3):
+        data = (endtoend_dir / row["file"]).read_bytes()
+        with Image.open(io.BytesIO(data)) as image:
+            expected = np.asarray(image.convert("RGB"))
+        np.testing.assert_array_equal(decode_image(data + padding).image, expected)
+
+
 def test_empty_file() -> None:
     with pytest.raises(EmptyImage, match="empty"):
         decode_image(b"", "x.jpg")
