@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.decode import DEFAULT_MAX_PIXELS
@@ -23,7 +23,8 @@ class CoreSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PLATESTREAM_", extra="ignore")
 
-    detector: Path = Field(default_factory=default_detector, description="detector engine (.onnx, .pt, .engine)")
+    detector: Path = Field(default_factory=default_detector,
+                           description="detector engine (.onnx, .pt, .engine); default: the shipped one for the device")
     recognizer: Path = Field(default_factory=default_recognizer, description="recognizer engine")
     device: str = Field("cpu", description="cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads per engine; 0 = all cores")
@@ -37,6 +38,15 @@ class CoreSettings(BaseSettings):
     crop_margin: float = Field(0.02, ge=0.0, le=1.0)
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, description="larger images are refused")
     max_batch: int = Field(8, ge=1, le=256, description="frames per detector forward pass")
+
+    @model_validator(mode="after")
+    def engines_for_device(self) -> CoreSettings:
+        """Engines not chosen explicitly are the shipped ones that suit the device (PyTorch FP16 on CUDA)."""
+        if "detector" not in self.model_fields_set:
+            self.detector = default_detector(self.device)
+        if "recognizer" not in self.model_fields_set:
+            self.recognizer = default_recognizer(self.device)
+        return self
 
     def reader_config(self, keep_crops: bool = False) -> ReaderConfig:
         return ReaderConfig(
@@ -70,7 +80,7 @@ class ServiceSettings(CoreSettings):
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_video_bytes: int = Field(500 * 1024 * 1024, ge=1024)
     queue_maxlen: int = Field(1000, ge=1, description="frames waiting; the oldest are dropped beyond it")
-    worker_batch: int = Field(8, ge=1, le=256, description="frames per worker batch")
+    worker_batch: int = Field(0, ge=0, le=256, description="most frames per worker batch; 0 = 2 on CPU, 16 on CUDA")
     worker_max_wait_ms: int = Field(50, ge=0, le=10_000, description="longest wait to fill a batch")
     worker_tasks: int = Field(0, ge=0, le=64, description="batches read at once per process; 0 = one per CPU core "
                               "(one on CUDA)")
@@ -90,6 +100,13 @@ class ServiceSettings(CoreSettings):
     webhook_retries: int = Field(5, ge=0, le=10, description="retries of a failed webhook POST, 1, 2, 4... s apart")
     webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="time limit of one webhook POST")
     webhook_queue: str = Field("platestream-webhooks", description="RQ queue of webhook deliveries (with Redis)")
+
+    def resolved_worker_batch(self) -> int:
+        """On the CPU a batch is read no faster per frame than single frames (BENCHMARKS.md), and every frame
+        of a batch waits for the whole batch: small batches keep latency low. A GPU needs big ones to be busy."""
+        if self.worker_batch:
+            return self.worker_batch
+        return 16 if self.device.startswith("cuda") else 2
 
     def resolved_worker_tasks(self) -> int:
         if self.worker_tasks:

@@ -97,6 +97,32 @@ def test_detector_fine_tunes_from_a_weights_file(detect_dir: Path, tmp_path: Pat
     assert float(last["metrics/mAP50(B)"]) > 0.5
 
 
+@pytest.mark.slow
+def test_int8_detector_finds_the_plates_the_fp32_one_finds(endtoend_dir: Path, detect_dir: Path,
+                                                            tmp_path: Path) -> None:
+    """Static INT8 quantization calibrated on plates-detect photos keeps the detections on real 720p frames."""
+    from pipeline.detect import DetectorConfig, detect
+    from platestream.models import SHIPPED_MODELS
+    from tests.conftest import endtoend_rows
+    from training.quantize import quantize_int8
+
+    shutil.copy(SHIPPED_MODELS / "detector.onnx", tmp_path / "detector.onnx")
+    int8_path = quantize_int8(tmp_path / "detector.onnx", detect_dir / "images" / "train", count=16, imgsz=640)
+    fp32, int8 = create_engine(tmp_path / "detector.onnx", threads=1), create_engine(int8_path, threads=1)
+    assert int8.metadata.precision == "int8" and int8.metadata.kind == ModelKind.DETECTOR
+    assert int8_path.stat().st_size < 0.8 * (tmp_path / "detector.onnx").stat().st_size
+    config = DetectorConfig(imgsz=640)
+    confident = 0
+    for row in endtoend_rows(6):
+        frame = load_frame(endtoend_dir / row["file"])
+        [expected], [got] = detect([frame], fp32, config), detect([frame], int8, config)
+        # Detections near the confidence threshold may flip either way; clear ones must stay, in place.
+        for plate in (d for d in expected if d.confidence >= 0.5):
+            confident += 1
+            assert max((plate.box.iou(d.box) for d in got), default=0.0) > 0.8
+    assert confident >= 4
+
+
 def tiny_ocr_folder(ocr_dir: Path, dest: Path) -> Path:
     dest.mkdir()
     rows = ocr_rows("br", 16) + ocr_rows("us", 8) + ocr_rows("cn", 8)

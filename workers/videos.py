@@ -53,7 +53,7 @@ async def run_video_job(job_id: str, path: Path, settings: ServiceSettings, read
             await update_video_job(session, job_id, status="running")
         frames = iter(sampled_frames(path, settings.video_fps))
         while True:
-            batch = await asyncio.to_thread(next_batch, frames, settings.worker_batch)
+            batch = await asyncio.to_thread(next_batch, frames, settings.resolved_worker_batch())
             if not batch:
                 break
             results = await asyncio.to_thread(reader.read, [f for f, _ in batch])

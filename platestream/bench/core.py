@@ -78,11 +78,13 @@ def resolve_variant(name: str, models: Path) -> Variant | str:
     if name == "onnxruntime":
         files = (models / "detector.onnx", models / "recognizer.onnx")
     elif name == "onnxruntime-int8":
-        # Only the recognizer is quantized by training/quantize.py; an INT8 detector is used when one exists.
-        detector = models / "detector.int8.onnx"
-        if not detector.is_file():
-            detector, note = models / "detector.onnx", "FP32 detector (no detector.int8.onnx)"
-        files = (detector, models / "recognizer.int8.onnx")
+        # Each INT8 file where one exists (the detector is shipped quantized; the recognizer is not, as its
+        # dynamic quantization was slower here): the note says which part stayed FP32.
+        chosen = {kind: models / f"{kind}.int8.onnx" for kind in ("detector", "recognizer")}
+        fp32 = [kind for kind, path in chosen.items() if not path.is_file()]
+        chosen.update({kind: models / f"{kind}.onnx" for kind in fp32})
+        files = (chosen["detector"], chosen["recognizer"])
+        note = f"FP32 {' and '.join(fp32)} (no INT8 file)" if fp32 else ""
     elif name == "torch":
         files = (models / "detector.pt", models / "recognizer.pt")
     else:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from platestream.models import SHIPPED_MODELS
 
+DEFAULT_CALIBRATION = Path("../shared/datasets/plates-detect/images/train")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("export", help="export trained weights to engine files")
@@ -20,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         p.add_argument("--out", type=Path, default=SHIPPED_MODELS, help="output folder (default: shipped models)")
         p.add_argument("--int8", action="store_true", help="also write an INT8 ONNX file (onnxruntime quantization)")
         p.set_defaults(handler=run_export)
+    det.add_argument("--calibration", type=Path, default=DEFAULT_CALIBRATION,
+                     help=f"images that calibrate the INT8 detector (default: {DEFAULT_CALIBRATION})")
+    det.add_argument("--calibration-count", type=int, default=100, help="how many of them to use")
 
     comp = sub.add_parser("compile", help="build a TensorRT engine from an exported ONNX file (needs tensorrt)")
     comp.add_argument("onnx", type=Path)
@@ -39,7 +44,8 @@ def run_export(args: argparse.Namespace) -> int:
         onnx_path, pt_path = export_recognizer(args.weights, args.out)
     print(f"wrote {onnx_path}\nwrote {pt_path}")
     if args.int8:
-        print(f"wrote {quantize_int8(onnx_path)}")
+        calibration = (args.calibration, args.calibration_count) if args.kind == "detector" else (None, 0)
+        print(f"wrote {quantize_int8(onnx_path, *calibration)}")
     return 0
 
 

@@ -120,7 +120,7 @@ async def run_embedded(settings: ServiceSettings, sources: list[str], workers: i
         services.reader = reader
         context = WorkerContext(services.queue, reader, services.sessions, services.feed, services.metrics,
                                 settings.data_dir, settings.max_pixels, TrackerRegistry(settings.tracker_config()))
-        policy = BatchPolicy(settings.worker_batch, settings.worker_max_wait_ms, settings.reclaim_idle_ms)
+        policy = BatchPolicy(settings.resolved_worker_batch(), settings.worker_max_wait_ms, settings.reclaim_idle_ms)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(Worker(f"embedded-{i}", context, policy).run(stop)) for i in range(workers)]
         try:
@@ -175,7 +175,7 @@ async def run_worker(settings: ServiceSettings, name: str, metrics_port: int | N
         reader = await asyncio.to_thread(build_reader, settings, True, settings.engine_threads(tasks))
         context = WorkerContext(services.queue, reader, services.sessions, services.feed, metrics,
                                 settings.data_dir, settings.max_pixels, TrackerRegistry(settings.tracker_config()))
-        policy = BatchPolicy(settings.worker_batch, settings.worker_max_wait_ms, settings.reclaim_idle_ms)
+        policy = BatchPolicy(settings.resolved_worker_batch(), settings.worker_max_wait_ms, settings.reclaim_idle_ms)
         # Several batches in flight share one reader (the engines release the GIL); each task is its own
         # consumer in the group, so frames left pending by a dead process are reclaimed whatever its task.
         names = [name, *(f"{name}-{i}" for i in range(2, tasks + 1))]
