@@ -220,3 +220,24 @@ def test_fp16_storage_halves_onnx_files_and_keeps_outputs(tmp_path: Path) -> Non
     full, small = create_engine(expanded).infer(batch), create_engine(compacted).infer(batch)
     np.testing.assert_allclose(full, small, atol=0.05)
     assert (full.argmax(-1) == small.argmax(-1)).mean() > 0.99
+
+
+def test_model_card_records_runs_lineage_scores_and_files(tmp_path: Path) -> None:
+    from training.model_card import write_model_card
+
+    models, det_run, ocr_run = tmp_path / "models", tmp_path / "det", tmp_path / "ocr"
+    (det_run / "train").mkdir(parents=True)
+    ocr_run.mkdir()
+    models.mkdir()
+    (models / "detector.onnx").write_bytes(b"x" * 2048)
+    (det_run / "config.yaml").write_text("model: engines/models/detector.pt\nimgsz: 512\n")
+    (det_run / "train" / "results.csv").write_text("  epoch,  metrics/mAP50(B)\n1, 0.93\n2, 0.955\n")
+    (ocr_run / "config.yaml").write_text("init: engines/models/recognizer.pt\ncamera: 0.5\n")
+    (ocr_run / "metrics.csv").write_text("epoch,loss,exact_all,exact_us\n1,0.5,0.95,0.9\n")
+    report = tmp_path / "eval.json"
+    report.write_text('{"images": 222, "exact": 0.5}')
+    card = write_model_card(models, det_run, ocr_run, {"End to end": report}, notes="targets...",
+                            history={"detector": "Started from run A.\n"}).read_text()
+    assert "| detector.onnx | 0.0 MiB |" in card and "imgsz: 512" in card and "camera: 0.5" in card
+    assert "| 2 |  |  | 0.955 |  |" in card and "| 1 | 0.95 | 0.9 |" in card
+    assert "Started from run A." in card and '"exact": 0.5' in card and "targets..." in card

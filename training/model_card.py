@@ -34,9 +34,22 @@ def config_block(run: Path) -> str:
     return "```yaml\n" + yaml.safe_dump(config, sort_keys=False) + "```\n"
 
 
+DEFAULT_REPRODUCE = (
+    "platestream train detector --config training/configs/detector.yaml\n"
+    "platestream train ocr --config training/configs/ocr.yaml\n"
+    "platestream export detector runs/detector/<run>/train/weights/best.pt --out engines/models --int8\n"
+    "platestream export recognizer runs/ocr/<run>/best.pt --out engines/models\n"
+    "platestream eval ../shared/datasets/endtoend-us --json eval.json\n"
+    "platestream eval-ocr ../shared/datasets/plates-ocr --json eval-ocr.json\n"
+)
+
+
 def write_model_card(models: Path, detector_run: Path, ocr_run: Path, reports: dict[str, Path],
-                     notes: str = "") -> Path:
-    """`reports` maps a title to a JSON file written by `platestream eval --json` or `eval-ocr --json`."""
+                     notes: str = "", history: dict[str, str] | None = None,
+                     reproduce: str = DEFAULT_REPRODUCE) -> Path:
+    """`reports` maps a title to a JSON file written by `platestream eval --json` or `eval-ocr --json`;
+    `history` ("detector", "recognizer") says which earlier runs a fine-tuned model started from."""
+    history = history or {}
     det_rows = last_rows(detector_run / "train" / "results.csv")
     det_cols = ["epoch", "metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)"]
     ocr_rows = last_rows(ocr_run / "metrics.csv")
@@ -52,12 +65,14 @@ def write_model_card(models: Path, detector_run: Path, ocr_run: Path, reports: d
         "## Detector\n",
         f"YOLOv8n (ultralytics) trained on `../shared/datasets/plates-detect` (2,762 train / 367 val images). "
         f"Run `{detector_run.name}`; config:\n", config_block(detector_run),
+        history.get("detector", ""),
         "Validation (plates-detect/val), last epochs:\n", table(det_rows, det_cols),
         "\nPlots: `detector_results.png` (training curves).\n",
         "## Recognizer\n",
         f"EasyOCR english_g2 CRNN (VGG + BiLSTM, CTC) fine-tuned on `../shared/datasets/plates-ocr` with a "
         f"deterministic 85/15 split by file-name hash; the five plates shared with endtoend-us are excluded from "
         f"training. Run `{ocr_run.name}`; config:\n", config_block(ocr_run),
+        history.get("recognizer", ""),
         "Held-out split, last epochs (exact = whole plate right, greedy CTC, before format rules):\n",
         table(ocr_rows, ocr_cols),
     ]
@@ -67,14 +82,7 @@ def write_model_card(models: Path, detector_run: Path, ocr_run: Path, reports: d
         parts += ["\n## Targets and notes\n", notes]
     parts += [
         "\n## Reproduce\n",
-        "```sh\n"
-        "platestream train detector --config training/configs/detector.yaml\n"
-        "platestream train ocr --config training/configs/ocr.yaml\n"
-        "platestream export detector runs/detector/<run>/train/weights/best.pt --out engines/models\n"
-        "platestream export recognizer runs/ocr/<run>/best.pt --out engines/models --int8\n"
-        "platestream eval ../shared/datasets/endtoend-us --json eval.json\n"
-        "platestream eval-ocr ../shared/datasets/plates-ocr --json eval-ocr.json\n"
-        "```\n",
+        "```sh\n" + reproduce + "```\n",
     ]
     card = models / "MODEL_CARD.md"
     card.write_text("\n".join(parts))
