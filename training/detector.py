@@ -8,11 +8,15 @@ from typing import Any
 
 import yaml
 
-from training.config import save_config
+from training.config import load_config, save_config
 from training.errors import DatasetError
+from training.tracking import Tracker, tracked
 
 # Config keys that are ours; everything else is handed to ultralytics' trainer unchanged.
-OWN_KEYS = {"model", "data", "extra_data", "device"}
+OWN_KEYS = {"model", "data", "extra_data", "device", "tracking"}
+# ultralytics' own MLflow and W&B loggers: its settings switch MLflow on by default as soon as mlflow is installed,
+# which would log every run a second time into ./mlflow.db of the working directory. training.tracking is the one path.
+BUILTIN_TRACKERS = {"ultralytics.utils.callbacks.mlflow", "ultralytics.utils.callbacks.wb"}
 
 
 def resolve_device(device: str) -> str:
@@ -70,16 +74,34 @@ def train_detector(config: dict[str, Any], run_dir: Path) -> Path:
     # A model YAML starts from random weights; a .pt (say, the shipped detector) is fine-tuned from its weights.
     trainer_args.setdefault("pretrained", str(config["model"]).endswith(".pt"))
     model = YOLO(config["model"])
-    model.train(
-        data=str(data_yaml),
-        device=resolve_device(str(config.get("device", "auto"))),
-        project=str(run_dir.resolve()),
-        name="train",
-        exist_ok=True,
-        amp=False,  # the AMP check downloads a model; FP16 training gains little for an 'n' model anyway
-        **trainer_args,
-    )
+    with tracked(config, run_dir, files=[run_dir / "train" / "results.csv", run_dir / "config.yaml"]) as tracker:
+        add_tracking_callbacks(model, tracker)
+        model.train(
+            data=str(data_yaml),
+            device=resolve_device(str(config.get("device", "auto"))),
+            project=str(run_dir.resolve()),
+            name="train",
+            exist_ok=True,
+            amp=False,  # the AMP check downloads a model; FP16 training gains little for an 'n' model anyway
+            **trainer_args,
+        )
     return run_dir / "train" / "weights" / "best.pt"
+
+
+def add_tracking_callbacks(model: Any, tracker: Tracker) -> None:
+    """Send each epoch's losses, validation metrics and learning rates to the tracker, and nowhere else."""
+
+    def drop_builtin_trackers(trainer: Any) -> None:
+        # Runs right after the trainer attached its integrations and before any of them logs.
+        for event, fns in trainer.callbacks.items():
+            trainer.callbacks[event] = [f for f in fns if getattr(f, "__module__", "") not in BUILTIN_TRACKERS]
+
+    def log_epoch(trainer: Any) -> None:
+        losses = trainer.label_loss_items(trainer.tloss, prefix="train")
+        tracker.log_metrics({**losses, **trainer.metrics, **trainer.lr}, step=trainer.epoch + 1)  # as results.csv
+
+    model.add_callback("on_pretrain_routine_start", drop_builtin_trackers)
+    model.add_callback("on_fit_epoch_end", log_epoch)
 
 
 def resume_detector(run_dir: Path) -> Path:
@@ -90,5 +112,10 @@ def resume_detector(run_dir: Path) -> Path:
     last = run_dir / "train" / "weights" / "last.pt"
     if not last.is_file():
         raise DatasetError(f"no checkpoint to resume at {last}")
-    YOLO(str(last)).train(resume=True)
+    config_path = run_dir / "config.yaml"
+    config = load_config(config_path) if config_path.is_file() else {}
+    model = YOLO(str(last))
+    with tracked(config, run_dir, files=[run_dir / "train" / "results.csv", config_path]) as tracker:
+        add_tracking_callbacks(model, tracker)
+        model.train(resume=True)
     return run_dir / "train" / "weights" / "best.pt"

@@ -20,6 +20,7 @@ from training.config import load_config, save_config
 from training.datasets import OcrSample, normalize_plate, read_ocr_set, split_of
 from training.detector import resolve_device
 from training.errors import DatasetError
+from training.tracking import Tracker, tracked
 
 
 class CropDataset(Dataset[tuple[torch.Tensor, list[int]]]):
@@ -153,6 +154,11 @@ def validate(net: RecognizerNet, loader: DataLoader, samples: list[OcrSample], c
 
 def train_ocr(config: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = None) -> Path:
     save_config(config, run_dir)
+    with tracked(config, run_dir, files=[run_dir / "metrics.csv", run_dir / "config.yaml"]) as tracker:
+        return fit_ocr(config, run_dir, tracker, resume)
+
+
+def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dict[str, Any] | None) -> Path:
     torch.manual_seed(config["seed"])
     device = resolve_device(str(config["device"]))
     device = "cuda:0" if device == "0" else device
@@ -196,6 +202,7 @@ def train_ocr(config: dict[str, Any], run_dir: Path, resume: dict[str, Any] | No
         metrics = {"epoch": epoch + 1, "loss": total / len(loader), **validate(net, val_loader, val, charset, device)}
         print("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
         write_metrics(metrics_path, metrics)
+        tracker.log_metrics(metrics, step=epoch + 1)  # steps count epochs from 1, as metrics.csv does
         state = {"state_dict": net.state_dict(), "charset": charset, "metrics": metrics, "config": config}
         if metrics["exact_all"] > best:
             best = metrics["exact_all"]
