@@ -23,10 +23,10 @@ class RecognizerConfig:
     max_batch: int = 64  # crops per forward pass
     alternatives: int = 3  # options kept per character for the candidate list
     min_alternative: float = 0.02  # an option below this probability is noise
-    dynamic_width: bool = True  # with an engine that allows it, batches only as wide as their widest crop
+    dynamic_width: bool = True  # with an engine that allows it, each crop read at the width it needs
 
 
-WIDTH_STEP = 16  # batch widths are rounded up to this: the network pools width by 4, and few shapes keep caches warm
+WIDTH_STEP = 32  # input widths are rounded up to this: few distinct shapes, so batches stay large
 
 
 def content_width(crop: np.ndarray, height: int, max_width: int) -> int:
@@ -35,10 +35,11 @@ def content_width(crop: np.ndarray, height: int, max_width: int) -> int:
     return max(1, min(max_width, math.ceil(height * w / max(h, 1))))
 
 
-def batch_width(crops: list[np.ndarray], height: int, max_width: int) -> int:
-    """The narrowest input width that holds every crop of a batch (a 2:1 US plate needs 128 of 256 columns)."""
-    widest = max(content_width(c, height, max_width) for c in crops)
-    return min(max_width, max(WIDTH_STEP * 2, math.ceil(widest / WIDTH_STEP) * WIDTH_STEP))
+def input_width(crop: np.ndarray, height: int, max_width: int) -> int:
+    """The input width a crop is read at: its scaled width rounded up to WIDTH_STEP (a 2:1 US plate needs 128
+    of the 256 columns an EU plate needs)."""
+    width = content_width(crop, height, max_width)
+    return min(max_width, max(WIDTH_STEP, math.ceil(width / WIDTH_STEP) * WIDTH_STEP))
 
 
 def to_recognizer_input(crop: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -107,12 +108,16 @@ class Recognizer:
         self.fold = alphabet_matrix(meta.charset, alphabet)
 
     def read(self, crops: list[PlateCrop]) -> list[RawText]:
-        texts: list[RawText] = []
-        for start in range(0, len(crops), self.config.max_batch):
-            chunk = crops[start : start + self.config.max_batch]
-            images = [c.image for c in chunk]
-            width = batch_width(images, self.height, self.width) if self.dynamic_width else self.width
-            batch = np.stack([to_recognizer_input(image, self.height, width) for image in images])
-            probs = softmax(self.engine.infer(batch)) @ self.fold
-            texts.extend(ctc_decode(p, self.alphabet, self.config) for p in probs)
-        return texts
+        """Crops of the same input width go through together, so a crop reads the same in any batch."""
+        by_width: dict[int, list[int]] = {}
+        for i, crop in enumerate(crops):
+            width = input_width(crop.image, self.height, self.width) if self.dynamic_width else self.width
+            by_width.setdefault(width, []).append(i)
+        texts: dict[int, RawText] = {}
+        for width, indices in by_width.items():
+            for start in range(0, len(indices), self.config.max_batch):
+                chunk = indices[start : start + self.config.max_batch]
+                batch = np.stack([to_recognizer_input(crops[i].image, self.height, width) for i in chunk])
+                probs = softmax(self.engine.infer(batch)) @ self.fold
+                texts.update((i, ctc_decode(p, self.alphabet, self.config)) for i, p in zip(chunk, probs, strict=True))
+        return [texts[i] for i in range(len(crops))]

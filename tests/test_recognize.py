@@ -14,6 +14,7 @@ from pipeline.recognize import (
     RecognizerConfig,
     alphabet_matrix,
     ctc_decode,
+    input_width,
     to_recognizer_input,
 )
 from pipeline.records import Box, Detection, PlateCrop
@@ -31,6 +32,13 @@ def test_input_is_fixed_size_and_padded_by_edge() -> None:
     assert tensor.min() == pytest.approx(1.0) and tensor.max() == pytest.approx(1.0)
     wide = to_recognizer_input(np.zeros((10, 500, 3), np.uint8), 64, 256)
     assert wide.shape == (1, 64, 256) and wide.max() == pytest.approx(-1.0)
+
+
+def test_each_crop_is_read_at_the_width_its_shape_needs() -> None:
+    us, eu, square = np.zeros((60, 120, 3), np.uint8), np.zeros((22, 104, 3), np.uint8), np.zeros((50, 50, 3), np.uint8)
+    assert input_width(us, 64, 256) == 128  # a 2:1 US plate: half the columns of the fixed-width input
+    assert input_width(eu, 64, 256) == 256  # EU plates are 4.7:1: capped at the engine's width
+    assert input_width(square, 64, 256) == 64
 
 
 def test_alphabet_folds_case_and_drops_separators() -> None:
