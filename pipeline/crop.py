@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.records import Detection, Frame, PlateCrop
 
-DEFAULT_MARGIN = 0.02  # of the box size on each side: the recognizer was tuned on tight crops; wider ones read worse
+DEFAULT_MARGIN = 0.0  # of the box size on each side: the detector box already holds the plate; wider crops read worse
 
 
 def crop_plate(frame: Frame, detection: Detection, margin: float = DEFAULT_MARGIN) -> PlateCrop:

@@ -24,7 +24,7 @@ class Letterbox:
 
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
-    imgsz: int = 960  # plates in 1280x720 frames are ~60-150 px wide: 640 px input loses the small ones
+    imgsz: int = 640  # endtoend-us: as good as 960 or 768 (recall 0.946 vs 0.941, 0.937), 2.3x less work than 960
     confidence: float = 0.25
     iou: float = 0.5
     max_detections: int = 20

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.crop import DEFAULT_MARGIN
 from pipeline.decode import DEFAULT_MAX_PIXELS
 from pipeline.detect import DetectorConfig
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
@@ -28,14 +29,14 @@ class CoreSettings(BaseSettings):
     recognizer: Path = Field(default_factory=default_recognizer, description="recognizer engine")
     device: str = Field("cpu", description="cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads per engine; 0 = all cores")
-    detector_imgsz: int = Field(960, ge=64, le=4096, multiple_of=32)
+    detector_imgsz: int = Field(640, ge=64, le=4096, multiple_of=32)
     detector_confidence: float = Field(0.25, ge=0.0, le=1.0)
     detector_iou: float = Field(0.5, ge=0.0, le=1.0)
     regions: str = Field("generic", description="comma-separated region names from the regions file")
     regions_file: Path = Field(DEFAULT_REGIONS_FILE, description="YAML plate templates; checked at start-up")
     template_policy: TemplatePolicy = Field("off", description="reads fitting no template: off (kept), flag, drop")
     top_n: int = Field(10, ge=1, le=100)
-    crop_margin: float = Field(0.02, ge=0.0, le=1.0)
+    crop_margin: float = Field(DEFAULT_MARGIN, ge=0.0, le=1.0, description="added around each box before reading")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, description="larger images are refused")
     max_batch: int = Field(8, ge=1, le=256, description="frames per detector forward pass")
 

@@ -67,7 +67,7 @@ def detector_stride(model: Any) -> int:
     return int(model.model.stride.max())
 
 
-def export_detector(best_pt: Path, out_dir: Path, imgsz: int = 960, name: str = "detector",
+def export_detector(best_pt: Path, out_dir: Path, imgsz: int = 640, name: str = "detector",
                     training: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """ultralytics ONNX export with dynamic batch and size; our metadata is added beside ultralytics' own."""
     os.environ.setdefault("YOLO_OFFLINE", "1")

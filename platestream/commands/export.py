@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     det = kinds.add_parser("detector", help="ultralytics best.pt -> detector.onnx + detector.pt")
     det.add_argument("weights", type=Path, help="best.pt of a `train detector` run")
-    det.add_argument("--imgsz", type=int, default=960, help="default inference size stored in the metadata")
+    det.add_argument("--imgsz", type=int, default=640, help="default inference size stored in the metadata")
     rec = kinds.add_parser("recognizer", help="`train ocr` best.pt (or EasyOCR english_g2) -> recognizer.onnx + .pt")
     rec.add_argument("weights", type=Path, nargs="?", help="checkpoint; omit for EasyOCR's pretrained english_g2")
     for p in (det, rec):
