@@ -66,5 +66,14 @@ def reader(detector: Engine, recognizer: Engine) -> PlateReader:
     return PlateReader(detector, recognizer, ReaderConfig())
 
 
+@pytest.fixture(scope="session")
+def service_reader() -> PlateReader:
+    """The reader a worker builds from default settings (INT8 detector on the CPU, where one is shipped)."""
+    from platestream.commands.common import build_reader
+    from platestream.settings import CoreSettings
+
+    return build_reader(CoreSettings(_env_file=None))  # type: ignore[call-arg]
+
+
 def load_frame(path: Path) -> Frame:
     return decode_image(path.read_bytes(), path.name)

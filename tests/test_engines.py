@@ -33,6 +33,12 @@ def test_recognizer_metadata(suffix: str) -> None:
     assert (meta.input_height, meta.input_width) == (64, 256)
     assert set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") <= set(meta.charset)
     assert len(meta.source_sha256) == 64
+    assert meta.dynamic_size  # batches of narrow plates are read at the width they need, up to 256
+
+
+def test_shipped_int8_detector_is_marked_and_calibrated() -> None:
+    meta = create_engine(SHIPPED_MODELS / "detector.int8.onnx", load=False).metadata
+    assert meta.kind == ModelKind.DETECTOR and meta.precision == "int8" and meta.dynamic_size
 
 
 def test_pretrained_weights_are_easyocrs_own() -> None:
