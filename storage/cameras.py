@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.zones import check_zones
 from storage.errors import Conflict, InvalidQuery, NotFound
-from storage.lookup import get_or_raise
+from storage.lookup import assign_given, get_or_raise
 from storage.models import Camera
 
 
@@ -59,18 +59,8 @@ async def update_camera(
     if min_plate_width is not None:
         _checked_width(min_plate_width)
     async with _unique_name(session, name or camera.name):
-        if name is not None:
-            camera.name = name
-        if url is not None:
-            camera.url = url
-        if fps is not None:
-            camera.fps = fps
-        if enabled is not None:
-            camera.enabled = enabled
-        if checked_zones is not None:
-            camera.zones = checked_zones
-        if min_plate_width is not None:
-            camera.min_plate_width = min_plate_width
+        assign_given(camera, name=name, url=url, fps=fps, enabled=enabled, zones=checked_zones,
+                     min_plate_width=min_plate_width)
     return camera
 
 

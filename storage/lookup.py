@@ -1,4 +1,5 @@
-"""Fetching one row by primary key, or a NotFound that names what was missing (mapped to HTTP 404)."""
+"""Row helpers: fetch one by primary key (or a NotFound naming what was missing, mapped to HTTP 404), and
+apply a partial update."""
 
 from __future__ import annotations
 
@@ -16,3 +17,10 @@ async def get_or_raise(session: AsyncSession, model: type[Row], key: Any, kind: 
     if row is None:
         raise NotFound(kind, key)
     return row
+
+
+def assign_given(row: object, **values: Any) -> None:
+    """Partial update: set each given attribute; None leaves it as it is."""
+    for name, value in values.items():
+        if value is not None:
+            setattr(row, name, value)

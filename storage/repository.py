@@ -19,7 +19,7 @@ from storage.cameras import (
 )
 from storage.errors import Conflict, InvalidQuery, NotFound
 from storage.events import add_event, get_event, search_events, set_event_for_reads
-from storage.lookup import get_or_raise
+from storage.lookup import assign_given, get_or_raise
 from storage.models import JOB_STATUSES, JobStatus, VideoJob, utcnow
 from storage.reads import ReadFilters, add_reads, get_read, normalize_plate, search_reads
 
@@ -82,12 +82,7 @@ async def update_video_job(
         if status in FINISHED and job.status not in FINISHED:
             job.finished_at = utcnow()
         job.status = status
-    if frames is not None:
-        job.frames = frames
-    if reads is not None:
-        job.reads = reads
-    if error is not None:
-        job.error = error
+    assign_given(job, frames=frames, reads=reads, error=error)
     await session.flush()
     return job
 

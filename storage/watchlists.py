@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import Conflict, InvalidQuery, NotFound
-from storage.lookup import get_or_raise
+from storage.lookup import assign_given, get_or_raise
 from storage.models import (
     MAX_FUZZY_DISTANCE,
     PLATE_MAX_LENGTH,
@@ -213,12 +213,7 @@ async def list_targets(session: AsyncSession, enabled_only: bool = False) -> Seq
 async def update_target(session: AsyncSession, target_id: int, url: str | None = None, secret: str | None = None,
                         enabled: bool | None = None) -> WebhookTarget:
     target = await get_target(session, target_id)
-    if url is not None:
-        target.url = url
-    if secret is not None:
-        target.secret = secret
-    if enabled is not None:
-        target.enabled = enabled
+    assign_given(target, url=url, secret=secret, enabled=enabled)
     await session.flush()
     return target
 

@@ -26,6 +26,13 @@ def warp(image: np.ndarray, rng: np.random.Generator, degrees: float = 4.0, shea
     return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
+def recompress(image: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG artefacts: encode at `quality` and decode again (unchanged if OpenCV cannot)."""
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) if ok else None
+    return image if decoded is None else decoded
+
+
 def photometric(image: np.ndarray, rng: np.random.Generator, shrink: bool = True) -> np.ndarray:
     out: np.ndarray = image.astype(np.float32)
     out = out * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)  # contrast, brightness
@@ -43,9 +50,7 @@ def photometric(image: np.ndarray, rng: np.random.Generator, shrink: bool = True
         small = cv2.resize(out, (max(4, int(w * f)), max(4, int(h * f))), interpolation=cv2.INTER_AREA)
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.4:
-        ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 70))])
-        decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) if ok else None
-        out = out if decoded is None else decoded
+        out = recompress(out, int(rng.integers(15, 70)))
     return out
 
 
@@ -63,9 +68,7 @@ def camera_view(image: np.ndarray, rng: np.random.Generator, min_height: int = 2
         if rng.random() < 0.3:  # horizontal motion blur of a passing car
             k = int(rng.integers(2, 4))
             small = cv2.filter2D(small, -1, np.full((1, k), 1.0 / k, np.float32))
-        ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 90))])
-        decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) if ok else None
-        small = small if decoded is None else decoded
+        small = recompress(small, int(rng.integers(40, 90)))
         image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     top, bottom, left, right = (int(p) for p in rng.uniform(0.0, 0.12, 4) * np.array([h, h, w, w]))
     out: np.ndarray = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)

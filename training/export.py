@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from engines.base import METADATA_KEY, EngineMetadata, ModelKind, sha256_of
 from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, load_english_g2
 from engines.ort_engine import write_onnx_metadata
 from training.compact import MIN_ELEMENTS, compact_onnx
-from training.errors import TrainingError
+from training.errors import DatasetError, TrainingError
 
 RECOGNIZER_HEIGHT, RECOGNIZER_WIDTH = 64, 256  # english_g2 reads 64 px high lines; plates are <= 4:1
 
@@ -30,9 +31,26 @@ def load_recognizer_checkpoint(path: Path | None) -> tuple[RecognizerNet, str, P
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "charset" not in checkpoint:
         raise TrainingError(f"{path} is not a recognizer checkpoint written by `platestream train ocr`")
-    net = RecognizerNet(num_class=len(checkpoint["charset"]) + 1)
-    net.load_state_dict(checkpoint["state_dict"])
-    return net.eval(), checkpoint["charset"], path
+    return recognizer_net(checkpoint["state_dict"], checkpoint["charset"]), checkpoint["charset"], path
+
+
+def recognizer_net(state_dict: dict[str, torch.Tensor], charset: str) -> RecognizerNet:
+    """A RecognizerNet for `charset` holding these weights, FP32 whatever they were stored in."""
+    net = RecognizerNet(num_class=len(charset) + 1)
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()})
+    return net.eval()
+
+
+def load_recognizer_weights(path: Path) -> tuple[RecognizerNet, str]:
+    """Any recognizer weights file: a `train ocr` checkpoint (charset beside the weights) or an exported engine
+    file (charset in its metadata, weights stored FP16)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        charset = checkpoint.get("charset") or EngineMetadata.from_json(checkpoint[METADATA_KEY]).charset
+        return recognizer_net(checkpoint["state_dict"], charset), charset
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError, EOFError, AttributeError,
+            pickle.UnpicklingError) as exc:
+        raise DatasetError(f"cannot use {path} as recognizer weights: {exc}") from exc
 
 
 def export_recognizer(weights: Path | None, out_dir: Path, name: str = "recognizer",

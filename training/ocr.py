@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from training.config import load_config, save_config
 from training.datasets import OcrSample, normalize_plate, read_ocr_set, split_of
 from training.detector import resolve_device
 from training.errors import DatasetError
+from training.export import load_recognizer_weights
 from training.tracking import Tracker, tracked
 
 
@@ -90,9 +90,13 @@ def initial_network(charset: str, init: str | None = None) -> RecognizerNet:
 
     From english_g2, the output layer keeps the pretrained rows of characters both charsets share.
     """
-    net = RecognizerNet(num_class=len(charset) + 1)
     if init:
-        return load_recognizer_checkpoint(net, Path(init), charset)
+        net, init_charset = load_recognizer_weights(Path(init))
+        if init_charset != charset:
+            raise DatasetError(f"{init} was trained for another charset ({len(init_charset)} characters, config has "
+                               f"{len(charset)})")
+        return net.train()
+    net = RecognizerNet(num_class=len(charset) + 1)
     state = strip_data_parallel(torch.load(english_g2_weights(), map_location="cpu", weights_only=True))
     old_w, old_b = state.pop("Prediction.weight"), state.pop("Prediction.bias")
     net.model.load_state_dict(state, strict=False)
@@ -103,20 +107,6 @@ def initial_network(charset: str, init: str | None = None) -> RecognizerNet:
             j = ENGLISH_G2_CHARSET.find(char)
             if j >= 0:
                 head.weight[i], head.bias[i] = old_w[j + 1], old_b[j + 1]
-    return net
-
-
-def load_recognizer_checkpoint(net: RecognizerNet, path: Path, charset: str) -> RecognizerNet:
-    """Weights of a run's best.pt or a shipped recognizer.pt (both keep a `state_dict`, maybe FP16)."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        state = {k: v.float() if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()}
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise DatasetError(f"cannot use {path} as initial recognizer weights: {exc}") from exc
-    if state["model.Prediction.weight"].shape[0] != len(charset) + 1:
-        raise DatasetError(f"{path} was trained for another charset ({state['model.Prediction.weight'].shape[0] - 1}"
-                           f" characters, config has {len(charset)})")
-    net.load_state_dict(state)
     return net
 
 

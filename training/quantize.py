@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,11 +71,8 @@ def calibration_batches(folder: Path, count: int, size: int, stride: int) -> lis
     return batches
 
 
-def head_nodes(model_path: Path) -> list[str]:
+def head_nodes(nodes: Sequence[Any]) -> list[str]:
     """Nodes of the last ultralytics module (Detect) that decode boxes: they stay FP32."""
-    import onnx
-
-    nodes = onnx.load(str(model_path)).graph.node
     indices = [int(m.group(1)) for n in nodes if (m := re.match(r"/model\.(\d+)/", n.name))]
     if not indices:
         return []
@@ -93,7 +91,8 @@ def quantize_detector(fp32: Path, out: Path, batches: list[np.ndarray]) -> None:
         quantize_static,
     )
 
-    input_name = onnx.load(str(fp32)).graph.input[0].name
+    graph = onnx.load(str(fp32)).graph
+    input_name = graph.input[0].name
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -106,4 +105,4 @@ def quantize_detector(fp32: Path, out: Path, batches: list[np.ndarray]) -> None:
     # MinMax: calibration frames differ in shape (photos of every aspect), which histogram methods refuse.
     quantize_static(str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=head_nodes(fp32))
+                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=head_nodes(graph.node))
