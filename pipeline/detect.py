@@ -11,6 +11,9 @@ from engines import Engine
 from pipeline.records import Box, Detection, Frame
 
 PAD_VALUE = 114  # ultralytics' letterbox grey, the value the detector was trained with
+# A detector trained on distant plates misses plates that fill a close-up frame at 640 but finds them at 320
+# (endtoend-us: recall 0.941 -> 0.960 with the pass at 320, for a quarter more detector work).
+DEFAULT_EXTRA_SIZES = (320,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,7 @@ class DetectorConfig:
     confidence: float = 0.25
     iou: float = 0.5
     max_detections: int = 20
+    extra_sizes: tuple[int, ...] = DEFAULT_EXTRA_SIZES  # more passes at these input sizes, merged by NMS
 
 
 def scale_for(frame: Frame, size: int) -> float:
@@ -87,12 +91,32 @@ def decode_predictions(
     return detections
 
 
+def merge_detections(found: list[Detection], config: DetectorConfig) -> list[Detection]:
+    """One box per plate across passes: the most confident of those overlapping by more than `config.iou`."""
+    if len(found) < 2:
+        return found
+    xywh = [[d.box.x1, d.box.y1, d.box.width, d.box.height] for d in found]
+    chosen = cv2.dnn.NMSBoxes(xywh, [d.confidence for d in found], 0.0, config.iou)
+    return [found[i] for i in np.asarray(chosen).reshape(-1)[: config.max_detections]]
+
+
+def detect_at(frames: list[Frame], engine: Engine, size: int, config: DetectorConfig) -> list[list[Detection]]:
+    """All frames in one forward pass at one input size."""
+    meta = engine.metadata
+    batch, boxes = to_detector_batch(frames, size, meta.stride, square=not meta.dynamic_size)
+    output = engine.infer(batch)
+    return [decode_predictions(output[i], boxes[i], frames[i], config) for i in range(len(frames))]
+
+
 def detect(frames: list[Frame], engine: Engine, config: DetectorConfig) -> list[list[Detection]]:
-    """Detect plates in all frames with one forward pass."""
+    """Detect plates in all frames: one forward pass per input size (a fixed-size engine gets one pass)."""
     if not frames:
         return []
     meta = engine.metadata
-    batch, boxes = to_detector_batch(frames, config.imgsz if meta.dynamic_size else meta.input_height, meta.stride,
-                                     square=not meta.dynamic_size)
-    output = engine.infer(batch)
-    return [decode_predictions(output[i], boxes[i], frames[i], config) for i in range(len(frames))]
+    if not meta.dynamic_size:
+        return detect_at(frames, engine, meta.input_height, config)
+    passes = [detect_at(frames, engine, size, config) for size in (config.imgsz, *config.extra_sizes)]
+    if len(passes) == 1:
+        return passes[0]
+    per_frame = zip(*passes, strict=True)
+    return [merge_detections([d for found in frame_passes for d in found], config) for frame_passes in per_frame]

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pipeline.crop import DEFAULT_MARGIN
 from pipeline.decode import DEFAULT_MAX_PIXELS
-from pipeline.detect import DetectorConfig
+from pipeline.detect import DEFAULT_EXTRA_SIZES, DetectorConfig
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
 from pipeline.postprocess import PostprocessConfig, TemplatePolicy
 from pipeline.reader import ReaderConfig, merge_regions
 from pipeline.recognize import RecognizerConfig
 from pipeline.track import TrackerConfig
 from platestream.models import default_detector, default_recognizer
+
+DetectorSize = Annotated[int, Field(ge=64, le=4096, multiple_of=32)]
 
 
 class CoreSettings(BaseSettings):
@@ -29,7 +32,10 @@ class CoreSettings(BaseSettings):
     recognizer: Path = Field(default_factory=default_recognizer, description="recognizer engine")
     device: str = Field("cpu", description="cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads per engine; 0 = all cores")
-    detector_imgsz: int = Field(640, ge=64, le=4096, multiple_of=32)
+    detector_imgsz: DetectorSize = 640
+    detector_extra_sizes: Annotated[tuple[DetectorSize, ...], NoDecode] = Field(
+        DEFAULT_EXTRA_SIZES, description="more detector passes at these input sizes, comma-separated; the pass at "
+        "320 finds plates that fill a close-up frame; empty = one pass")
     detector_confidence: float = Field(0.25, ge=0.0, le=1.0)
     detector_iou: float = Field(0.5, ge=0.0, le=1.0)
     regions: str = Field("generic", description="comma-separated region names from the regions file")
@@ -39,6 +45,14 @@ class CoreSettings(BaseSettings):
     crop_margin: float = Field(DEFAULT_MARGIN, ge=0.0, le=1.0, description="added around each box before reading")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, description="larger images are refused")
     max_batch: int = Field(8, ge=1, le=256, description="frames per detector forward pass")
+
+    @field_validator("detector_extra_sizes", mode="before")
+    @classmethod
+    def split_sizes(cls, value: object) -> object:
+        """`320,480` from the environment or the command line."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @model_validator(mode="after")
     def engines_for_device(self) -> CoreSettings:
@@ -51,7 +65,8 @@ class CoreSettings(BaseSettings):
 
     def reader_config(self, keep_crops: bool = False) -> ReaderConfig:
         return ReaderConfig(
-            detector=DetectorConfig(self.detector_imgsz, self.detector_confidence, self.detector_iou),
+            detector=DetectorConfig(self.detector_imgsz, self.detector_confidence, self.detector_iou,
+                                    extra_sizes=self.detector_extra_sizes),
             recognizer=RecognizerConfig(),
             postprocess=PostprocessConfig(top_n=self.top_n),
             crop_margin=self.crop_margin,

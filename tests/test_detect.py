@@ -9,7 +9,15 @@ import pytest
 
 from engines import Engine
 from pipeline.crop import crop_plate
-from pipeline.detect import DetectorConfig, Letterbox, batch_shape, decode_predictions, detect, letterbox
+from pipeline.detect import (
+    DetectorConfig,
+    Letterbox,
+    batch_shape,
+    decode_predictions,
+    detect,
+    letterbox,
+    merge_detections,
+)
 from pipeline.records import Box, Detection, Frame
 from tests.conftest import endtoend_rows, load_frame
 
@@ -40,6 +48,28 @@ def test_nms_keeps_one_of_overlapping_boxes() -> None:
     prediction = np.array([[100, 101], [100, 100], [50, 50], [20, 20], [0.9, 0.8]], np.float32)
     found = decode_predictions(prediction, Letterbox(1.0, 0, 0), blank_frame(640, 640), DetectorConfig())
     assert [round(d.confidence, 1) for d in found] == [0.9]
+
+
+def test_merging_passes_keeps_the_most_confident_of_each_plate() -> None:
+    near = Detection(Box(100, 100, 160, 130), 0.6)
+    same_plate = Detection(Box(102, 101, 161, 131), 0.8)
+    elsewhere = Detection(Box(400, 300, 460, 330), 0.3)
+    merged = merge_detections([near, elsewhere, same_plate], DetectorConfig())
+    assert merged == [same_plate, elsewhere]
+
+
+def test_close_up_plate_is_found_by_a_smaller_extra_pass(detector: Engine, endtoend_dir: Path) -> None:
+    """us10.jpg: a plate filling a third of an 800x600 close-up, larger than any the detector was trained on at 640.
+    The extra pass at 320 must add it, and what the 640 pass found must stay found."""
+    row = next(r for r in endtoend_rows(222) if r["file"] == "us10.jpg")
+    x, y, w, h = (float(row[k]) for k in "xywh")
+    label = Box(x, y, x + w, y + h)
+    frame = load_frame(endtoend_dir / "us10.jpg")
+    single = detect([frame], detector, DetectorConfig(extra_sizes=()))[0]
+    both = detect([frame], detector, DetectorConfig(extra_sizes=(320,)))[0]
+    assert max((d.box.iou(label) for d in both), default=0.0) >= 0.5
+    assert all(any(d.box.iou(s.box) > 0.5 for d in both) for s in single)
+    assert len(both) <= len(single) + len(detect([frame], detector, DetectorConfig(imgsz=320, extra_sizes=()))[0])
 
 
 def test_crop_adds_margin_and_stays_inside_frame() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from platestream.models import SHIPPED_MODELS
 from platestream.settings import CoreSettings, ServiceSettings
 
@@ -23,3 +26,12 @@ def test_worker_batch_is_small_on_the_cpu_and_large_on_a_gpu() -> None:
     assert ServiceSettings(_env_file=None).resolved_worker_batch() == 2  # type: ignore[call-arg]
     assert ServiceSettings(device="cuda", _env_file=None).resolved_worker_batch() == 16  # type: ignore[call-arg]
     assert ServiceSettings(worker_batch=5, _env_file=None).resolved_worker_batch() == 5  # type: ignore[call-arg]
+
+
+def test_extra_detector_sizes_come_comma_separated_and_must_fit_the_stride(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATESTREAM_DETECTOR_EXTRA_SIZES", "320, 960")
+    assert CoreSettings().reader_config().detector.extra_sizes == (320, 960)
+    monkeypatch.setenv("PLATESTREAM_DETECTOR_EXTRA_SIZES", "")
+    assert CoreSettings().reader_config().detector.extra_sizes == ()
+    with pytest.raises(ValidationError, match="multiple of 32"):
+        CoreSettings(detector_extra_sizes="300")

@@ -16,6 +16,8 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", help="cpu, cuda or cuda:N")
     group.add_argument("--region", dest="regions", help="comma-separated plate regions, e.g. br or us,generic")
     group.add_argument("--imgsz", dest="detector_imgsz", type=int, help="detector input size (multiple of 32)")
+    group.add_argument("--extra-sizes", dest="detector_extra_sizes",
+                       help="more detector passes at these input sizes, comma-separated, e.g. 320")
     group.add_argument("--top-n", dest="top_n", type=int, help="candidates per plate")
     group.add_argument("--max-pixels", dest="max_pixels", type=int, help="refuse larger images")
 
