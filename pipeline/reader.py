@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engines import Engine, ModelKind, create_engine
 from engines.errors import EngineFileError
-from pipeline.crop import DEFAULT_MARGIN, crop_plate
+from pipeline.crop import CropMargins, crop_plate
 from pipeline.detect import DetectorConfig, detect
 from pipeline.errors import FormatConfigError
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
@@ -30,7 +30,7 @@ class ReaderConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
-    crop_margin: float = DEFAULT_MARGIN
+    crop_margins: CropMargins = field(default_factory=CropMargins)
     regions: tuple[str, ...] = ("generic",)
     regions_file: Path = DEFAULT_REGIONS_FILE
     keep_crops: bool = False  # workers store crops; the CLI does not need them
@@ -78,8 +78,8 @@ class PlateReader:
         started = time.perf_counter()
         detections = detect(frames, self.detector, self.config.detector)
         detected = time.perf_counter()
-        margin = self.config.crop_margin
-        crops = [[crop_plate(f, d, margin) for d in ds] for f, ds in zip(frames, detections, strict=True)]
+        margins = self.config.crop_margins
+        crops = [[crop_plate(f, d, margins) for d in ds] for f, ds in zip(frames, detections, strict=True)]
         texts = iter(self.recognizer.read([c for per_frame in crops for c in per_frame]))
         finished = time.perf_counter()
         elapsed_ms = (finished - started) * 1000 / max(len(frames), 1)  # batch time, shared out

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from pipeline.crop import DEFAULT_MARGIN
+from pipeline.crop import DEFAULT_MARGIN_X, DEFAULT_MARGIN_Y, CropMargins
 from pipeline.decode import DEFAULT_MAX_PIXELS
 from pipeline.detect import DEFAULT_EXTRA_SIZES, DetectorConfig
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
@@ -42,7 +42,10 @@ class CoreSettings(BaseSettings):
     regions_file: Path = Field(DEFAULT_REGIONS_FILE, description="YAML plate templates; checked at start-up")
     template_policy: TemplatePolicy = Field("off", description="reads fitting no template: off (kept), flag, drop")
     top_n: int = Field(10, ge=1, le=100)
-    crop_margin: float = Field(DEFAULT_MARGIN, ge=0.0, le=1.0, description="added around each box before reading")
+    crop_margin_x: float = Field(DEFAULT_MARGIN_X, ge=-0.4, le=1.0,
+                                 description="share of the box width added on each side before reading (<0 trims)")
+    crop_margin_y: float = Field(DEFAULT_MARGIN_Y, ge=-0.4, le=1.0,
+                                 description="share of the box height added on each side (default trims the holder)")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, description="larger images are refused")
     max_batch: int = Field(8, ge=1, le=256, description="frames per detector forward pass")
 
@@ -69,7 +72,7 @@ class CoreSettings(BaseSettings):
                                     extra_sizes=self.detector_extra_sizes),
             recognizer=RecognizerConfig(),
             postprocess=PostprocessConfig(top_n=self.top_n),
-            crop_margin=self.crop_margin,
+            crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y),
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),
             regions_file=self.regions_file,
             keep_crops=keep_crops,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engines import Engine
-from pipeline.crop import crop_plate
+from pipeline.crop import CropMargins, crop_plate
 from pipeline.detect import (
     DetectorConfig,
     Letterbox,
@@ -74,10 +74,18 @@ def test_close_up_plate_is_found_by_a_smaller_extra_pass(detector: Engine, endto
 
 def test_crop_adds_margin_and_stays_inside_frame() -> None:
     frame = blank_frame(200, 100)
-    crop = crop_plate(frame, Detection(Box(10, 10, 110, 40), 0.9), margin=0.1)
+    crop = crop_plate(frame, Detection(Box(10, 10, 110, 40), 0.9), CropMargins(0.1, 0.1))
     assert crop.image.shape[:2] == (36, 120)
-    edge = crop_plate(frame, Detection(Box(0, 0, 200, 100), 0.9), margin=0.1)
+    edge = crop_plate(frame, Detection(Box(0, 0, 200, 100), 0.9), CropMargins(0.1, 0.1))
     assert edge.image.shape[:2] == (100, 200)
+
+
+def test_crop_trims_the_plate_holder_by_default_and_never_to_nothing() -> None:
+    frame = blank_frame(200, 100)
+    crop = crop_plate(frame, Detection(Box(10, 10, 110, 60), 0.9))
+    assert crop.image.shape[:2] == (40, 100)  # 10% of the 50 px height off the top and the bottom
+    sliver = crop_plate(frame, Detection(Box(10, 10, 12, 12), 0.9), CropMargins(-0.4, -0.4))
+    assert sliver.image.shape[0] >= 1 and sliver.image.shape[1] >= 1
 
 
 def test_batched_detection_equals_single(detector: Engine, endtoend_dir: Path) -> None:

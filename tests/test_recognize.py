@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from engines import Engine
+from pipeline.decode import DEFAULT_MAX_PIXELS
+from pipeline.reader import PlateReader
 from pipeline.recognize import (
     PLATE_ALPHABET,
     Recognizer,
@@ -19,6 +21,8 @@ from pipeline.recognize import (
 )
 from pipeline.records import Box, Detection, PlateCrop
 from tests.conftest import load_frame, ocr_rows
+from training.datasets import read_endtoend
+from training.evaluate import evaluate
 
 
 def crops_for(ocr_dir: Path, rows: list[dict[str, str]]) -> list[PlateCrop]:
@@ -96,3 +100,12 @@ def test_shipped_recognizer_reads_held_out_crops(recognizer: Engine, ocr_dir: Pa
     assert report.crops > 200
     assert report.exact >= 0.9, report
     assert report.regions["br"].exact >= 0.9 and report.regions["cn"].exact >= 0.9, report
+
+
+def test_default_reader_reads_full_frames(service_reader: PlateReader, endtoend_dir: Path) -> None:
+    """A floor under the defaults end to end (every other endtoend-us frame), so that a change of crop geometry,
+    detector passes or engines that costs reads fails here. Measured on all 222: see engines/models/MODEL_CARD.md."""
+    samples = read_endtoend(endtoend_dir)[::2]
+    report, _ = evaluate(service_reader, samples, max_pixels=DEFAULT_MAX_PIXELS)
+    assert report.detection_recall >= 0.93, report
+    assert report.exact >= 0.6, report
