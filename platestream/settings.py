@@ -35,7 +35,7 @@ class CoreSettings(BaseSettings):
     detector_imgsz: DetectorSize = 640
     detector_extra_sizes: Annotated[tuple[DetectorSize, ...], NoDecode] = Field(
         DEFAULT_EXTRA_SIZES, description="more detector passes at these input sizes, comma-separated; the pass at "
-        "320 finds plates that fill a close-up frame; empty = one pass")
+        "224 finds plates that fill a close-up frame; empty = one pass")
     detector_confidence: float = Field(0.25, ge=0.0, le=1.0)
     detector_iou: float = Field(0.5, ge=0.0, le=1.0)
     regions: str = Field("generic", description="comma-separated region names from the regions file")

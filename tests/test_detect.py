@@ -60,16 +60,16 @@ def test_merging_passes_keeps_the_most_confident_of_each_plate() -> None:
 
 def test_close_up_plate_is_found_by_a_smaller_extra_pass(detector: Engine, endtoend_dir: Path) -> None:
     """us10.jpg: a plate filling a third of an 800x600 close-up, larger than any the detector was trained on at 640.
-    The extra pass at 320 must add it, and what the 640 pass found must stay found."""
+    The default extra pass (224) must add it, and what the 640 pass found must stay found."""
     row = next(r for r in endtoend_rows(222) if r["file"] == "us10.jpg")
     x, y, w, h = (float(row[k]) for k in "xywh")
     label = Box(x, y, x + w, y + h)
     frame = load_frame(endtoend_dir / "us10.jpg")
     single = detect([frame], detector, DetectorConfig(extra_sizes=()))[0]
-    both = detect([frame], detector, DetectorConfig(extra_sizes=(320,)))[0]
+    both = detect([frame], detector, DetectorConfig())[0]
     assert max((d.box.iou(label) for d in both), default=0.0) >= 0.5
     assert all(any(d.box.iou(s.box) > 0.5 for d in both) for s in single)
-    assert len(both) <= len(single) + len(detect([frame], detector, DetectorConfig(imgsz=320, extra_sizes=()))[0])
+    assert len(both) <= len(single) + len(detect([frame], detector, DetectorConfig(imgsz=224, extra_sizes=()))[0])
 
 
 def test_crop_adds_margin_and_stays_inside_frame() -> None:
