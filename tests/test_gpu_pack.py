@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from training.gpu.pack import PackError, candidates, main, pack_dataset
+from training.gpu.pack import PackError, candidates, copy_bench_frames, main, pack_dataset
 from training.gpu.plot import plot_results
 from training.gpu.shim import polars as polars_shim
 
@@ -37,6 +37,17 @@ def test_pack_layout_downscales_and_keeps_labels(detect_dir: Path, tmp_path: Pat
     assert manifest["wheels"] == [] and not (out / "wheels").exists()
     report = capsys.readouterr().out
     assert "plates-detect:" in report and "MiB" in report and "6 images" in report
+
+
+def test_bench_frames_are_720p_frames_copied_unchanged(endtoend_dir: Path, tmp_path: Path) -> None:
+    assert copy_bench_frames(endtoend_dir, tmp_path / "frames", 3) == 3
+    copied = sorted((tmp_path / "frames").iterdir())
+    assert len(copied) == 3
+    for path in copied:
+        assert path.read_bytes() == (endtoend_dir / path.name).read_bytes()
+        with Image.open(path) as image:
+            assert image.size == (1280, 720)
+    assert copy_bench_frames(endtoend_dir, tmp_path / "frames", 0) == 0 and not (tmp_path / "frames").exists()
 
 
 def test_pack_lowers_quality_to_fit(detect_dir: Path, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ The box gets a copy of the repository (tracked and untracked-not-ignored files) 
     .gpu/plates-detect/   images/{train,val} re-encoded (longest side <= imgsz, JPEG quality chosen to fit
                           --max-mib), labels/{train,val} copied unchanged (YOLO boxes are normalised)
     .gpu/wheels/          ultralytics and the few pure or small packages the box lacks
+    .gpu/frames/          the first 720p frames of endtoend-us, unchanged, for `training/gpu/bench.sh`
     .gpu/pack.json        what was packed and how
 """
 
@@ -27,6 +28,7 @@ from PIL import Image
 MIB = 2**20
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT.parent / "shared" / "datasets" / "plates-detect"
+FRAMES_SOURCE = ROOT.parent / "shared" / "datasets" / "endtoend-us"
 TRAVEL_LIMIT_MIB = 64  # the device tool's limit on everything that travels: repo tree + carried paths
 
 # What the box lacks, as read from /work/.library/device/KINDS.md (its image already has torch, torchvision,
@@ -199,6 +201,24 @@ def download_wheels(dest: Path, names: Sequence[str], python_version: str = BOX_
     return sorted(dest.glob("*.whl"))
 
 
+def copy_bench_frames(source: Path, dest: Path, count: int) -> int:
+    """The first `count` 1280x720 frames, bytes unchanged: the box scales them to 1080p for the benchmark."""
+    shutil.rmtree(dest, ignore_errors=True)
+    if count <= 0:
+        return 0
+    dest.mkdir(parents=True)
+    copied = 0
+    for path in sorted(source.glob("*.jpg")):
+        with Image.open(path) as image:
+            if image.size != (1280, 720):
+                continue
+        shutil.copyfile(path, dest / path.name)
+        copied += 1
+        if copied == count:
+            break
+    return copied
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -227,6 +247,10 @@ def summary(out: Path, dataset: DatasetReport, wheels: list[Path], tree: dict[st
     wheel_total = sum(w.stat().st_size for w in wheels)
     lines.append(f"{out}/wheels:        {wheel_total / MIB:6.1f} MiB  ({len(wheels)} wheels)")
     lines += [f"    {w.stat().st_size / MIB:5.2f} MiB  {w.name}" for w in wheels]
+    if (out / "frames").is_dir():
+        frames = list((out / "frames").iterdir())
+        lines.append(f"{out}/frames:        {sum(f.stat().st_size for f in frames) / MIB:6.1f} MiB  "
+                     f"({len(frames)} endtoend-us frames for bench.sh)")
     pack_total = folder_bytes(out)
     lines.append(f"{out} total:         {pack_total / MIB:6.1f} MiB")
     if tree:
@@ -252,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", type=int, default=85, help="JPEG quality to start from")
     parser.add_argument("--min-quality", type=int, default=40, help="below this, shrink the images instead")
     parser.add_argument("--limit", type=int, help="pack only the first N images of each split")
+    parser.add_argument("--frames", type=Path, default=FRAMES_SOURCE, help="frames for the GPU benchmark")
+    parser.add_argument("--bench-frames", type=int, default=32, help="how many 720p frames to pack (0: none)")
     parser.add_argument("--no-wheels", action="store_true", help="skip the wheel download (keeps no wheels)")
     parser.add_argument("--python-version", default=BOX_PYTHON, help="the box's Python, for binary wheels")
     args = parser.parse_args(argv)
@@ -262,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         dataset = pack_dataset(args.source, out / "plates-detect", args.imgsz, args.max_mib, args.limit,
                                args.quality, args.min_quality)
+        frames = copy_bench_frames(args.frames, out / "frames", args.bench_frames)
         if args.no_wheels:
             shutil.rmtree(out / "wheels", ignore_errors=True)
             wheels: list[Path] = []
@@ -270,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     except (PackError, OSError) as exc:
         print(f"pack: error: {exc}", file=sys.stderr)
         return 2
-    manifest = {"source": str(args.source), "dataset": asdict(dataset), "wheels": [w.name for w in wheels]}
+    manifest = {"source": str(args.source), "dataset": asdict(dataset), "bench_frames": frames,
+                "wheels": [w.name for w in wheels]}
     (out / "pack.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(summary(out, dataset, wheels, tree_bytes(ROOT, out)))
     return 0
