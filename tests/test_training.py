@@ -154,6 +154,7 @@ def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path
     (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("epochs: 1", "epochs: 2"))
     resume_ocr(run)
     assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + epoch 1 + resumed epoch 2
+    assert sorted(p.name for p in run.glob("epoch*.pt")) == ["epoch1.pt", "epoch2.pt"]
 
     onnx_path, pt_path = export_recognizer(best, tmp_path / "engines")
     crops = [load_frame(ocr_dir / r["file"]).image for r in ocr_rows("br", 4)]

@@ -194,6 +194,9 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
         write_metrics(metrics_path, metrics)
         tracker.log_metrics(metrics, step=epoch + 1)  # steps count epochs from 1, as metrics.csv does
         state = {"state_dict": net.state_dict(), "charset": charset, "metrics": metrics, "config": config}
+        # Every epoch's weights (7 MiB, no optimizer state), so that any epoch can be exported or built on, not
+        # only the best by held-out exact and the last: the two rank epochs differently end to end.
+        torch.save(state, run_dir / f"epoch{epoch + 1}.pt")
         if metrics["exact_all"] > best:
             best = metrics["exact_all"]
             torch.save(state, run_dir / "best.pt")

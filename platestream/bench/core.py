@@ -223,6 +223,8 @@ def run_core(options: CoreOptions, settings: CoreSettings) -> dict[str, Any]:
         "warmup_batches": options.warmup,
         "device": settings.device,
         "detector_imgsz": settings.detector_imgsz,
+        "detector_extra_sizes": list(settings.detector_extra_sizes),
+        "crop_margins": {"x": settings.crop_margin_x, "y": settings.crop_margin_y},
         "machine": machine_info(),
         "options": {"engines": list(options.engines), "batch": list(options.batches), "threads": list(threads),
                     "streams": list(options.streams)},
