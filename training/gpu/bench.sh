@@ -24,14 +24,7 @@ python3 --version
 nproc
 
 step "install carried wheels (offline) into /tmp/site"
-shopt -s nullglob
-wheels=("$PACK"/wheels/*.whl)
-if (( ${#wheels[@]} )); then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-        "${wheels[@]}"
-fi
-export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-export YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ultralytics PYTHONUNBUFFERED=1
+source training/gpu/wheels.sh
 
 step "1080p frames from $PACK/frames"
 frames=/tmp/frames-1080p

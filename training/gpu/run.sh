@@ -24,21 +24,11 @@ nvidia-smi || echo "nvidia-smi failed"
 python3 --version
 
 step "install carried wheels (offline) into /tmp/site"
-shopt -s nullglob
-wheels=("$PACK"/wheels/*.whl)
-if (( ${#wheels[@]} )); then
-    # --no-deps: ultralytics asks for opencv-python while the box has opencv-python-headless (the same cv2).
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-        "${wheels[@]}"
-else
-    echo "no wheels in $PACK/wheels: using what is installed"
-fi
-export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the repo's packages without installing them
+source training/gpu/wheels.sh
 if ! python3 -c "import polars" 2>/dev/null; then
     echo "polars is missing: using the stand-in in training/gpu/shim (results.csv into checkpoints only)"
     export PYTHONPATH="$PYTHONPATH:$PWD/training/gpu/shim"
 fi
-export YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ultralytics PYTHONUNBUFFERED=1
 
 step "check imports and CUDA"
 DEVICE="$DEVICE" python3 - <<'EOF'
