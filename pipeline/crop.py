@@ -25,8 +25,7 @@ class CropMargins:
     y: float = DEFAULT_MARGIN_Y
 
 
-def crop_plate(frame: Frame, detection: Detection, margins: CropMargins | None = None) -> PlateCrop:
-    margins = margins or CropMargins()
+def crop_plate(frame: Frame, detection: Detection, margins: CropMargins = CropMargins()) -> PlateCrop:
     box = detection.box
     dx, dy = box.width * margins.x, box.height * margins.y
     x1, y1 = max(0, int(box.x1 - dx)), max(0, int(box.y1 - dy))

@@ -68,6 +68,12 @@ def to_detector_batch(frames: list[Frame], size: int, stride: int, square: bool)
     return batch, list(boxes)
 
 
+def nms(xywh: list[list[float]], scores: list[float], config: DetectorConfig) -> list[int]:
+    """Indices of the boxes NMS keeps at `config.iou`, most confident first, at most `config.max_detections`."""
+    chosen = cv2.dnn.NMSBoxes(xywh, scores, 0.0, config.iou)
+    return [int(i) for i in np.asarray(chosen).reshape(-1)[: config.max_detections]]
+
+
 def decode_predictions(
     prediction: np.ndarray, box: Letterbox, frame: Frame, config: DetectorConfig
 ) -> list[Detection]:
@@ -79,9 +85,8 @@ def decode_predictions(
     cx, cy, w, h = prediction[:4, keep]
     scores = scores[keep]
     xywh = np.stack([cx - w / 2, cy - h / 2, w, h], axis=1)
-    chosen = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), config.confidence, config.iou)
     detections = []
-    for i in np.asarray(chosen).reshape(-1)[: config.max_detections]:
+    for i in nms(xywh.tolist(), scores.tolist(), config):  # scores are all >= config.confidence already
         x, y, bw, bh = xywh[i]
         x1 = np.clip((x - box.pad_x) / box.scale, 0, frame.width)
         y1 = np.clip((y - box.pad_y) / box.scale, 0, frame.height)
@@ -97,8 +102,7 @@ def merge_detections(found: list[Detection], config: DetectorConfig) -> list[Det
     if len(found) < 2:
         return found
     xywh = [[d.box.x1, d.box.y1, d.box.width, d.box.height] for d in found]
-    chosen = cv2.dnn.NMSBoxes(xywh, [d.confidence for d in found], 0.0, config.iou)
-    return [found[i] for i in np.asarray(chosen).reshape(-1)[: config.max_detections]]
+    return [found[i] for i in nms(xywh, [d.confidence for d in found], config)]
 
 
 def detect_at(frames: list[Frame], engine: Engine, size: int, config: DetectorConfig) -> list[list[Detection]]:

@@ -15,7 +15,7 @@ from engines.base import METADATA_KEY, EngineMetadata, ModelKind, sha256_of
 from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, load_english_g2
 from engines.ort_engine import write_onnx_metadata
 from training.compact import MIN_ELEMENTS, compact_onnx
-from training.errors import DatasetError, TrainingError
+from training.errors import DatasetError
 
 RECOGNIZER_HEIGHT, RECOGNIZER_WIDTH = 64, 256  # english_g2 reads 64 px high lines; plates are <= 4:1
 
@@ -25,13 +25,11 @@ def today() -> str:
 
 
 def load_recognizer_checkpoint(path: Path | None) -> tuple[RecognizerNet, str, Path]:
-    """A fine-tuned checkpoint from `train ocr`, or EasyOCR's pretrained english_g2 when path is None."""
+    """Recognizer weights from a file (see load_recognizer_weights), or EasyOCR's english_g2 when path is None."""
     if path is None:
         return load_english_g2(), ENGLISH_G2_CHARSET, english_g2_weights()
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "charset" not in checkpoint:
-        raise TrainingError(f"{path} is not a recognizer checkpoint written by `platestream train ocr`")
-    return recognizer_net(checkpoint["state_dict"], checkpoint["charset"]), checkpoint["charset"], path
+    net, charset = load_recognizer_weights(path)
+    return net, charset, path
 
 
 def recognizer_net(state_dict: dict[str, torch.Tensor], charset: str) -> RecognizerNet:
