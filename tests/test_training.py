@@ -194,6 +194,31 @@ def test_recognizer_training_can_start_from_a_recognizer_file() -> None:
         initial_network(charset, str(SHIPPED_MODELS / "detector.onnx"))
 
 
+def test_training_batches_crops_at_the_width_inference_reads_them(ocr_dir: Path) -> None:
+    """A 2:1 US crop is read 128 columns wide at inference; training batches show it the same way, except the
+    `full_width` share, which is padded to 256 as fixed-width engines read it."""
+    from pipeline.recognize import input_width
+    from training.ocr import Collate, WidthBatches
+
+    crops = [load_frame(ocr_dir / r["file"]).image for r in ocr_rows("us", 5) + ocr_rows("br", 7)]
+    widths = [input_width(c, 64, 256) for c in crops]
+    assert len(set(widths)) > 1  # US and Brazilian crops need different widths
+    sampler = WidthBatches(widths, batch_size=3, seed=0)
+    epoch1, epoch2 = list(sampler), list(sampler)
+    for batches in (epoch1, epoch2):
+        assert sorted(i for b in batches for i in b) == list(range(len(crops)))  # each crop once per epoch
+        assert all(len(b) <= 3 and len({widths[i] for i in b}) == 1 for b in batches)
+    assert epoch1 != epoch2  # reshuffled every epoch
+    in_order = WidthBatches(widths, batch_size=3, seed=0, shuffle=False)
+    assert list(in_order) == list(in_order)
+
+    us = [(c, [1, 2]) for c, w in zip(crops, widths, strict=True) if w == min(widths)]
+    images, targets, lengths = Collate(64, 256, full_width=0.0, seed=0)(us)
+    assert images.shape == (len(us), 1, 64, min(widths)) and min(widths) < 256
+    assert targets.tolist() == [1, 2] * len(us) and lengths.tolist() == [2] * len(us)
+    assert Collate(64, 256, full_width=1.0, seed=0)(us)[0].shape[-1] == 256
+
+
 def test_camera_view_makes_a_close_up_look_cut_from_a_street_frame(ocr_dir: Path) -> None:
     from training.augment import camera_view
 

@@ -75,9 +75,9 @@ def camera_view(image: np.ndarray, rng: np.random.Generator, min_height: int = 2
     return out
 
 
-def augment_plate(image: np.ndarray, rng: np.random.Generator, camera: float = 0.0) -> np.ndarray:
+def augment_plate(image: np.ndarray, rng: np.random.Generator, camera: float = 0.0, jitter: float = 0.08) -> np.ndarray:
     """Jitter, warp and recolour a crop; with probability `camera`, also make it look cut from a street frame."""
-    image = jitter_crop(image, rng)
+    image = jitter_crop(image, rng, jitter)
     if rng.random() < 0.7:
         image = warp(image, rng)
     as_camera = rng.random() < camera

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
+import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, strip_data_parallel
 from pipeline.decode import decode_image
-from pipeline.recognize import to_recognizer_input
+from pipeline.recognize import input_width, to_recognizer_input
 from training.augment import augment_plate
 from training.config import load_config, save_config
 from training.datasets import OcrSample, normalize_plate, read_ocr_set, split_of
@@ -23,10 +25,12 @@ from training.export import load_recognizer_weights
 from training.tracking import Tracker, tracked
 
 
-class CropDataset(Dataset[tuple[torch.Tensor, list[int]]]):
-    def __init__(self, samples: list[OcrSample], charset: str, height: int, width: int, augment: bool, seed: int,
-                 camera: float = 0.0):
-        self.samples, self.height, self.width, self.augment, self.camera = samples, height, width, augment, camera
+class CropDataset(Dataset[tuple[np.ndarray, list[int]]]):
+    """Real or rendered crops, augmented when training; each item is (RGB crop, label classes)."""
+
+    def __init__(self, samples: list[OcrSample], charset: str, augment: bool, seed: int, camera: float = 0.0,
+                 jitter: float = 0.08):
+        self.samples, self.augment, self.camera, self.jitter = samples, augment, camera, jitter
         self.index = {c: i + 1 for i, c in enumerate(charset)}  # 0 is the CTC blank
         self.images = [decode_image(s.path.read_bytes(), str(s.path)).image for s in samples]
         self.rng = np.random.default_rng(seed)
@@ -34,16 +38,63 @@ class CropDataset(Dataset[tuple[torch.Tensor, list[int]]]):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, list[int]]:
-        image = augment_plate(self.images[i], self.rng, self.camera) if self.augment else self.images[i]
-        tensor = torch.from_numpy(to_recognizer_input(image, self.height, self.width))
-        return tensor, [self.index[c] for c in self.samples[i].text]
+    def __getitem__(self, i: int) -> tuple[np.ndarray, list[int]]:
+        image = augment_plate(self.images[i], self.rng, self.camera, self.jitter) if self.augment else self.images[i]
+        return image, [self.index[c] for c in self.samples[i].text]
 
 
-def collate(batch: list[tuple[torch.Tensor, list[int]]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    images, labels = zip(*batch, strict=True)
-    targets = torch.tensor([c for label in labels for c in label], dtype=torch.long)
-    return torch.stack(images), targets, torch.tensor([len(label) for label in labels], dtype=torch.long)
+class WidthBatches(Sampler[list[int]]):
+    """Shuffled batches of crops that the recognizer reads at the same input width.
+
+    At inference, crops of one width go through together and a 2:1 US plate is read 128 columns wide with no
+    padding (pipeline.recognize). Training every crop padded to the full width taught the network a padded
+    right edge it then never sees: on endtoend-us, the shipped recognizer read 3 points more plates at the full
+    width than at the width inference uses. Batching by width shows it crops as inference does.
+    """
+
+    def __init__(self, widths: list[int], batch_size: int, seed: int, shuffle: bool = True) -> None:
+        self.groups: dict[int, list[int]] = {}
+        for index, width in enumerate(widths):
+            self.groups.setdefault(width, []).append(index)
+        self.batch_size, self.seed, self.shuffle, self.epoch = batch_size, seed, shuffle, 0
+
+    def __len__(self) -> int:
+        return sum(math.ceil(len(g) / self.batch_size) for g in self.groups.values())
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng(self.seed + self.epoch)
+        self.epoch += 1
+        batches = []
+        for group in self.groups.values():
+            order = rng.permutation(group).tolist() if self.shuffle else group
+            batches += [order[k : k + self.batch_size] for k in range(0, len(order), self.batch_size)]
+        yield from (batches[j] for j in (rng.permutation(len(batches)) if self.shuffle else range(len(batches))))
+
+
+class Collate:
+    """Crops -> (images, targets, lengths), at the widest input width in the batch; a share `full_width` of the
+    batches at the engine's full width instead, as fixed-width engines (TensorRT plans) read every crop."""
+
+    def __init__(self, height: int, width: int, full_width: float, seed: int) -> None:
+        self.height, self.width, self.full_width = height, width, full_width
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, batch: list[tuple[np.ndarray, list[int]]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        images, labels = zip(*batch, strict=True)
+        width = self.width
+        if self.rng.random() >= self.full_width:
+            width = max(input_width(image, self.height, self.width) for image in images)
+        tensors = [torch.from_numpy(to_recognizer_input(image, self.height, width)) for image in images]
+        targets = torch.tensor([c for label in labels for c in label], dtype=torch.long)
+        return torch.stack(tensors), targets, torch.tensor([len(label) for label in labels], dtype=torch.long)
+
+
+def width_loader(dataset: CropDataset, config: dict[str, Any], batch: int, full_width: float, seed: int,
+                 shuffle: bool = True) -> DataLoader:
+    h, w = config["height"], config["width"]
+    widths = [input_width(image, h, w) for image in dataset.images]
+    return DataLoader(dataset, batch_sampler=WidthBatches(widths, batch, seed, shuffle),
+                      num_workers=config["workers"], collate_fn=Collate(h, w, full_width, seed))
 
 
 def load_samples(config: dict[str, Any]) -> tuple[list[OcrSample], list[OcrSample]]:
@@ -127,10 +178,12 @@ def validate(net: RecognizerNet, loader: DataLoader, samples: list[OcrSample], c
     from rapidfuzz.distance import Levenshtein
 
     net.eval()
-    predicted: list[str] = []
+    predicted = [""] * len(samples)
+    batches = list(loader.batch_sampler or [])  # unshuffled: the order the loader yields them
     with torch.inference_mode():
-        for images, _, _ in loader:
-            predicted.extend(greedy_texts(net(images.to(device)), charset))
+        for indices, (images, _, _) in zip(batches, loader, strict=True):
+            for i, text in zip(indices, greedy_texts(net(images.to(device)), charset), strict=True):
+                predicted[i] = text
     metrics: dict[str, float] = {}
     regions = sorted({s.region.split("-")[0] for s in samples})
     for region in ["all", *regions]:
@@ -152,13 +205,17 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
     torch.manual_seed(config["seed"])
     device = resolve_device(str(config["device"]))
     device = "cuda:0" if device == "0" else device
-    charset, h, w = config["charset"], config["height"], config["width"]
+    charset, seed = config["charset"], config["seed"]
     train, val = load_samples(config)
     train += synthetic_samples(config, run_dir)
     camera = float(config.get("camera") or 0.0)
-    loader = DataLoader(CropDataset(train, charset, h, w, True, config["seed"], camera), batch_size=config["batch"],
-                        shuffle=True, collate_fn=collate, num_workers=config["workers"])
-    val_loader = DataLoader(CropDataset(val, charset, h, w, False, 0), batch_size=64, collate_fn=collate)
+    # Configs saved before `full_width` existed trained every batch at the full width.
+    full_width = float(config.get("full_width", 1.0))
+    jitter = float(config.get("jitter", 0.08))
+    dataset = CropDataset(train, charset, True, seed, camera, jitter)
+    loader = width_loader(dataset, config, config["batch"], full_width, seed)
+    # held-out crops are read as inference reads them: each at its own width
+    val_loader = width_loader(CropDataset(val, charset, False, 0), config, 64, 0.0, 0, shuffle=False)
     net = initial_network(charset, config.get("init")).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
     start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
