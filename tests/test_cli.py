@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.formats import Template
-from tests.conftest import endtoend_rows
+from tests.conftest import ROOT, endtoend_rows
 
 EVAL_KEYS = {
     "images", "detection_recall", "exact", "top5", "char_accuracy", "false_positives_per_image",
@@ -109,6 +109,43 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
     assert report["images_per_second"] > 0
     assert "detection recall" in done.stdout and "eval" in done.stderr  # table on stdout, progress bar on stderr
     assert len(details.read_text().splitlines()) == len(rows) + 1
+
+
+def test_eval_detect_scores_the_shipped_detector_like_ultralytics(tmp_path: Path, detect_dir: Path) -> None:
+    """mAP from the engine the product runs, on a YOLO folder: on these 24 validation photos it must match what
+    ultralytics' own validator gives for the same weights at the same size (the .pt detector at 416, one pass)."""
+    from ultralytics import YOLO
+
+    folder = tmp_path / "set"
+    for kind in ("images", "labels"):
+        (folder / kind / "val").mkdir(parents=True)
+    images = sorted((detect_dir / "images" / "val").iterdir())[::15]
+    for image in images:
+        (folder / "images" / "val" / image.name).symlink_to(image)
+        label = detect_dir / "labels" / "val" / f"{image.stem}.txt"
+        if label.is_file():
+            (folder / "labels" / "val" / label.name).write_bytes(label.read_bytes())
+    (folder / "images" / "train").mkdir()
+    out = tmp_path / "detect.json"
+    weights = ROOT / "engines" / "models" / "detector.pt"
+    done = platestream("eval-detect", folder, "--json", out, "--detector", weights, "--imgsz", "416",
+                       "--extra-sizes", "")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    plates = sum(1 for label in (folder / "labels" / "val").iterdir() for line in label.read_text().splitlines()
+                 if line.strip())
+    assert report["images"] == len(images) and report["plates"] == plates > 0
+    (tmp_path / "data.yaml").write_text(f"path: {folder}\ntrain: images/train\nval: images/val\nnames: {{0: plate}}\n")
+    theirs = YOLO(str(weights)).val(data=str(tmp_path / "data.yaml"), imgsz=416, batch=8, device="cpu", plots=False,
+                                    project=str(tmp_path / "val"), verbose=False)
+    assert abs(report["map50"] - theirs.box.map50) < 0.03, (report, theirs.box.map50)
+    assert report["map50"] > 0.8 and report["map50_95"] < report["map50"]
+    assert 0 < report["precision"] <= 1 and 0 < report["recall"] <= 1
+
+
+def test_eval_detect_on_a_folder_without_yolo_layout_is_a_usage_error(tmp_path: Path) -> None:
+    done = platestream("eval-detect", tmp_path)
+    assert done.returncode == 2 and "is not a YOLO folder" in done.stderr
 
 
 def test_eval_without_labels_is_a_usage_error(tmp_path: Path) -> None:

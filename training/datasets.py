@@ -1,4 +1,4 @@
-"""Dataset readers: end-to-end frames (box + text), OCR crop sets (text + region), deterministic splits."""
+"""Dataset readers: end-to-end frames (box + text), OCR crop sets (text + region), YOLO labels, splits."""
 
 from __future__ import annotations
 
@@ -65,3 +65,19 @@ def read_ocr_set(folder: Path) -> list[OcrSample]:
     """`labels.csv` with `file,text,region` (region may be empty), as in plates-ocr."""
     rows = read_csv(folder / "labels.csv", {"file", "text"})
     return [OcrSample(folder / r["file"], r["text"], r.get("region") or "") for r in rows]
+
+
+def yolo_boxes(label: Path, width: int, height: int) -> list[Box]:
+    """A YOLO label file (`class cx cy w h` per line, normalised) as pixel boxes; no file means no plate."""
+    if not label.is_file():
+        return []
+    boxes = []
+    for line_no, line in enumerate(label.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            cx, cy, w, h = (float(v) for v in line.split()[1:5])
+        except ValueError as exc:
+            raise DatasetError(f"{label} line {line_no}: expected `class cx cy w h` ({exc})") from exc
+        boxes.append(Box((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height))
+    return boxes
