@@ -194,6 +194,31 @@ def test_recognizer_training_can_start_from_a_recognizer_file() -> None:
         initial_network(charset, str(SHIPPED_MODELS / "detector.onnx"))
 
 
+def test_yolo_labels_become_pixel_boxes(tmp_path: Path) -> None:
+    from training.datasets import yolo_boxes
+
+    label = tmp_path / "a.txt"
+    label.write_text("0 0.5 0.5 0.2 0.1\n\n0 0.1 0.2 0.2 0.2\n")
+    boxes = yolo_boxes(label, 1000, 500)
+    assert [(round(b.x1), round(b.y1), round(b.x2), round(b.y2)) for b in boxes] == [(400, 225, 600, 275),
+                                                                                     (0, 50, 200, 150)]
+    assert yolo_boxes(tmp_path / "none.txt", 100, 100) == []  # an image without a label file has no plate
+    label.write_text("0 0.5 0.5\n")
+    with pytest.raises(DatasetError, match=r"a\.txt line 1"):
+        yolo_boxes(label, 100, 100)
+
+
+def test_detector_matching_claims_each_plate_once_per_threshold() -> None:
+    from training.evaluate_detect import match
+
+    # two plates; three predictions by falling confidence: the first two both overlap plate 0 best
+    iou = np.array([[0.9, 0.8, 0.0], [0.0, 0.55, 0.3]])
+    correct = match(iou)
+    assert correct[0, :9].all() and not correct[0, 9]  # 0.9 holds at thresholds 0.5 to 0.9, not at 0.95
+    assert correct[1, 0] and not correct[1, 2]  # plate 0 taken: it claims plate 1 at 0.5 (0.55), not at 0.6
+    assert not correct[2].any()  # 0.3 is below every threshold
+
+
 def test_training_batches_crops_at_the_width_inference_reads_them(ocr_dir: Path) -> None:
     """A 2:1 US crop is read 128 columns wide at inference; training batches show it the same way, except the
     `full_width` share, which is padded to 256 as fixed-width engines read it."""
