@@ -48,15 +48,17 @@ class WidthBatches(Sampler[list[int]]):
 
     At inference, crops of one width go through together and a 2:1 US plate is read 128 columns wide with no
     padding (pipeline.recognize). Training every crop padded to the full width taught the network a padded
-    right edge it then never sees: on endtoend-us, the shipped recognizer read 3 points more plates at the full
-    width than at the width inference uses. Batching by width shows it crops as inference does.
+    right edge it then never sees: the recognizer trained that way read endtoend-us's labelled plates better at
+    the full width than at the width inference uses (0.743 vs 0.712 exact; 0.730 vs 0.721 end to end). Batching
+    by width shows crops as inference reads them.
     """
 
-    def __init__(self, widths: list[int], batch_size: int, seed: int, shuffle: bool = True) -> None:
+    def __init__(self, widths: list[int], batch_size: int, seed: int, shuffle: bool = True, epoch: int = 0) -> None:
         self.groups: dict[int, list[int]] = {}
         for index, width in enumerate(widths):
             self.groups.setdefault(width, []).append(index)
-        self.batch_size, self.seed, self.shuffle, self.epoch = batch_size, seed, shuffle, 0
+        # a resumed run starts at its next epoch's shuffle, not at the first epoch's again
+        self.batch_size, self.seed, self.shuffle, self.epoch = batch_size, seed, shuffle, epoch
 
     def __len__(self) -> int:
         return sum(math.ceil(len(g) / self.batch_size) for g in self.groups.values())
@@ -90,10 +92,10 @@ class Collate:
 
 
 def width_loader(dataset: CropDataset, config: dict[str, Any], batch: int, full_width: float, seed: int,
-                 shuffle: bool = True) -> DataLoader:
+                 shuffle: bool = True, epoch: int = 0) -> DataLoader:
     h, w = config["height"], config["width"]
     widths = [input_width(image, h, w) for image in dataset.images]
-    return DataLoader(dataset, batch_sampler=WidthBatches(widths, batch, seed, shuffle),
+    return DataLoader(dataset, batch_sampler=WidthBatches(widths, batch, seed, shuffle, epoch),
                       num_workers=config["workers"], collate_fn=Collate(h, w, full_width, seed))
 
 
@@ -213,12 +215,12 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
     full_width = float(config.get("full_width", 1.0))
     jitter = float(config.get("jitter", 0.08))
     dataset = CropDataset(train, charset, True, seed, camera, jitter)
-    loader = width_loader(dataset, config, config["batch"], full_width, seed)
+    start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
+    loader = width_loader(dataset, config, config["batch"], full_width, seed, epoch=start)
     # held-out crops are read as inference reads them: each at its own width
     val_loader = width_loader(CropDataset(val, charset, False, 0), config, 64, 0.0, 0, shuffle=False)
     net = initial_network(charset, config.get("init")).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-    start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
     # A resumed run continues its learning-rate schedule; one whose epochs were raised gets a fresh
     # one-cycle schedule over the epochs left.
     steps = config["epochs"] * len(loader)
