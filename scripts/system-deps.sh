@@ -4,7 +4,7 @@
 # Installs only what is missing.
 set -euo pipefail
 packages=(ffmpeg gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-          gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi fonts-dejavu-core fonts-liberation
+          gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi fonts-dejavu-core fonts-liberation fonts-urw-base35
           fonts-wqy-microhei chromium)
 missing=()
 for p in "${packages[@]}"; do

@@ -143,11 +143,14 @@ def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path
     from training.quantize import quantize_int8
 
     data = tiny_ocr_folder(ocr_dir, tmp_path / "crops")
-    overrides = [f"data={data}", "epochs=1", "batch=8", "val_fraction=0.3", "synthetic=8"]
+    overrides = [f"data={data}", "epochs=1", "batch=8", "val_fraction=0.3", "synthetic=8",
+                 "synthetic_styles=[us, gb]"]
     run = new_run_dir(tmp_path / "runs", "ocr", "test")
     best = train_ocr(load_config(CONFIGS / "ocr.yaml", overrides), run)
     assert best.is_file()
-    assert len(read_ocr_set(run / "synthetic")) == 8  # rendered plates joined the training set
+    rendered = read_ocr_set(run / "synthetic")
+    assert len(rendered) == 8  # rendered plates joined the training set, of the chosen styles only
+    assert {s.region for s in rendered} <= {"us", "gb"}
     header = (run / "metrics.csv").read_text().splitlines()[0]
     assert "exact_all" in header and "char_accuracy_all" in header and "exact_br" in header
 

@@ -133,7 +133,8 @@ def synthetic_samples(config: dict[str, Any], run_dir: Path) -> list[OcrSample]:
 
     folder = run_dir / "synthetic"
     if not (folder / "labels.csv").is_file():
-        write_dataset(folder, count, seed=int(config["seed"]))
+        # `synthetic_styles` picks the styles; a style named twice is drawn twice as often
+        write_dataset(folder, count, seed=int(config["seed"]), styles=config.get("synthetic_styles") or None)
     charset = set(config["charset"])
     return [s for s in read_ocr_set(folder) if s.text and not set(s.text) - charset]
 

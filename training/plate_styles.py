@@ -90,8 +90,10 @@ def generate_text(style: PlateStyle, rng: np.random.Generator, with_province: bo
     return text, label
 
 
-LATIN_FONT_NAMES = ("DejaVuSansCondensed-Bold.ttf", "LiberationSansNarrow-Bold.ttf", "DejaVuSans-Bold.ttf",
-                    "LiberationSans-Bold.ttf", "DejaVuSansMono-Bold.ttf")
+# Nimbus Sans Narrow (Debian fonts-urw-base35) is the closest offline match to the narrow gothics of US plates.
+LATIN_FONT_NAMES = ("DejaVuSansCondensed-Bold.ttf", "LiberationSansNarrow-Bold.ttf", "NimbusSansNarrow-Bold.otf",
+                    "NimbusSansNarrow-Regular.otf", "DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf",
+                    "DejaVuSansMono-Bold.ttf")
 CJK_FONT_NAMES = ("wqy-microhei.ttc", "wqy-zenhei.ttc", "NotoSansCJK-Bold.ttc", "NotoSansCJK-Regular.ttc",
                   "NotoSansCJKsc-Bold.otf", "uming.ttc", "ukai.ttc", "DroidSansFallbackFull.ttf")
 SYSTEM_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
