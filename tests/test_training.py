@@ -159,7 +159,7 @@ def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path
     assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + epoch 1 + resumed epoch 2
     assert sorted(p.name for p in run.glob("epoch*.pt")) == ["epoch1.pt", "epoch2.pt"]
 
-    onnx_path, pt_path = export_recognizer(best, tmp_path / "engines")
+    onnx_path, pt_path = export_recognizer([best], tmp_path / "engines")
     crops = [load_frame(ocr_dir / r["file"]).image for r in ocr_rows("br", 4)]
     batch = np.stack([to_recognizer_input(c, 64, 256) for c in crops])
     fp32 = create_engine(onnx_path)
@@ -245,6 +245,30 @@ def test_training_batches_crops_at_the_width_inference_reads_them(ocr_dir: Path)
     assert images.shape == (len(us), 1, 64, min(widths)) and min(widths) < 256
     assert targets.tolist() == [1, 2] * len(us) and lengths.tolist() == [2] * len(us)
     assert Collate(64, 256, full_width=1.0, seed=0)(us)[0].shape[-1] == 256
+
+
+def test_export_averages_several_recognizers(tmp_path: Path) -> None:
+    """`export recognizer A B`: the engine holds the parameter-wise mean and names both sources."""
+    import torch
+
+    from platestream.models import SHIPPED_MODELS
+    from training.export import average_recognizers, export_recognizer, load_recognizer_weights
+
+    shipped = SHIPPED_MODELS / "recognizer.pt"
+    net, charset = load_recognizer_weights(shipped)
+    tripled = {k: v * 3 if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    torch.save({"state_dict": tripled, "charset": charset}, tmp_path / "tripled.pt")
+    mean, mean_charset = average_recognizers([shipped, tmp_path / "tripled.pt"])
+    assert mean_charset == charset
+    for key, value in mean.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, net.state_dict()[key] * 2)
+    onnx_path, _ = export_recognizer([shipped, tmp_path / "tripled.pt"], tmp_path / "engines")
+    meta = create_engine(onnx_path).metadata
+    assert meta.source_weights == "mean of recognizer.pt tripled.pt" and meta.charset == charset
+    torch.save({"state_dict": tripled, "charset": charset[:-1] + "#"}, tmp_path / "other.pt")  # same size, not same
+    with pytest.raises(DatasetError, match="different charsets"):
+        average_recognizers([shipped, tmp_path / "other.pt"])
 
 
 def test_camera_view_makes_a_close_up_look_cut_from_a_street_frame(ocr_dir: Path) -> None:

@@ -17,7 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     det.add_argument("weights", type=Path, help="best.pt of a `train detector` run")
     det.add_argument("--imgsz", type=int, default=640, help="default inference size stored in the metadata")
     rec = kinds.add_parser("recognizer", help="`train ocr` best.pt (or EasyOCR english_g2) -> recognizer.onnx + .pt")
-    rec.add_argument("weights", type=Path, nargs="?", help="checkpoint; omit for EasyOCR's pretrained english_g2")
+    rec.add_argument("weights", type=Path, nargs="*",
+                     help="checkpoint; several: their parameters are averaged (e.g. a run's last epochs); "
+                          "none: EasyOCR's pretrained english_g2")
     for p in (det, rec):
         p.add_argument("--out", type=Path, default=SHIPPED_MODELS, help="output folder (default: shipped models)")
         p.add_argument("--int8", action="store_true", help="also write an INT8 ONNX file (onnxruntime quantization)")
