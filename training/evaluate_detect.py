@@ -99,6 +99,7 @@ def evaluate_detector(
         if on_sample:
             on_sample()
     tp, conf = np.concatenate(correct), np.array(scores)
+    # ap_per_class returns (tp, fp, p, r, f1, ap, ...); ap is (classes x IoU thresholds)
     ap = ap_per_class(tp, conf, np.zeros(len(conf)), np.zeros(plates))[5] if plates else np.zeros((1, 10))
     kept = conf >= config.confidence
     found = int(tp[kept, 0].sum())

@@ -26,14 +26,6 @@ def today() -> str:
     return datetime.now(UTC).strftime("%Y.%m.%d")
 
 
-def load_recognizer_checkpoint(path: Path | None) -> tuple[RecognizerNet, str, Path]:
-    """Recognizer weights from a file (see load_recognizer_weights), or EasyOCR's english_g2 when path is None."""
-    if path is None:
-        return load_english_g2(), ENGLISH_G2_CHARSET, english_g2_weights()
-    net, charset = load_recognizer_weights(path)
-    return net, charset, path
-
-
 def average_recognizers(paths: Sequence[Path]) -> tuple[RecognizerNet, str]:
     """The parameter-wise mean of recognizers fine-tuned from one another (e.g. the last epochs of a run).
 
@@ -53,9 +45,12 @@ def average_recognizers(paths: Sequence[Path]) -> tuple[RecognizerNet, str]:
 
 def recognizer_source(weights: Sequence[Path]) -> tuple[RecognizerNet, str, str, str]:
     """(net, charset, source name, source sha256) from no file (english_g2), one file, or several averaged."""
-    if len(weights) <= 1:
-        net, charset, source = load_recognizer_checkpoint(weights[0] if weights else None)
-        return net, charset, source.name, sha256_of(source)
+    if not weights:
+        source = english_g2_weights()
+        return load_english_g2(), ENGLISH_G2_CHARSET, source.name, sha256_of(source)
+    if len(weights) == 1:
+        net, charset = load_recognizer_weights(weights[0])
+        return net, charset, weights[0].name, sha256_of(weights[0])
     net, charset = average_recognizers(weights)
     digest = hashlib.sha256("".join(sha256_of(p) for p in weights).encode()).hexdigest()
     return net, charset, "mean of " + " ".join(p.name for p in weights), digest
