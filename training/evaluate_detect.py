@@ -20,7 +20,6 @@ from pipeline.decode import decode_image
 from pipeline.detect import DetectorConfig, detect
 from pipeline.records import Box
 from training.datasets import yolo_boxes
-from training.detector import yolo_folder_splits
 from training.errors import DatasetError
 
 MAP_CONFIDENCE = 0.001  # as ultralytics validates: low-confidence boxes complete the precision-recall curve
@@ -48,9 +47,10 @@ class DetectReport(BaseModel):
 
 
 def read_yolo_split(folder: Path, split: str) -> list[YoloSample]:
-    images = yolo_folder_splits(folder).get(split)
-    if images is None:
-        raise DatasetError(f"{folder} has no split {split!r} (train, val)")
+    """The images of one split; a folder holding only that split (a test set, say) will do."""
+    images = folder / "images" / split
+    if not images.is_dir():
+        raise DatasetError(f"{folder} is not a YOLO folder: missing {images}")
     paths = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise DatasetError(f"no images in {images}")
