@@ -1,10 +1,16 @@
-"""Crop stage: cut each detected plate out of its frame, widened or trimmed per axis."""
+"""Crop stage: cut each detected plate out of its frame, widened or trimmed per axis.
+
+The region cut is also the box the product reports for the plate (`PlateRead.box`, the API's `box` and
+`coordinates`): the plate as it was read, not the detector's raw box, which stays in `Detection`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.records import Detection, Frame, PlateCrop
+import numpy as np
+
+from pipeline.records import Box, Detection, Frame, PlateCrop
 
 DEFAULT_MARGIN_X = 0.0
 DEFAULT_MARGIN_Y = -0.1
@@ -18,18 +24,30 @@ class CropMargins:
     plate holder too: on endtoend-us they are a median 1.22x the labelled plate height but only 1.13x its width.
     Trimming 10% of the height at top and bottom gives back the plate-edge crop; endtoend-us exact reads (shipped
     engines, same detections) went 128 -> 146 of 217, with a plateau from 8% to 15%. Width changes of +-3% made
-    no difference, so the width is left as detected.
+    no difference, so the width is left as detected. Reported as the plate's box, the trimmed region also overlaps
+    endtoend-us's plate-edge labels better: detection recall at IoU 0.5 0.964 -> 0.977 (0.973 from 5% to 12%).
     """
 
     x: float = DEFAULT_MARGIN_X
     y: float = DEFAULT_MARGIN_Y
 
 
-def crop_plate(frame: Frame, detection: Detection, margins: CropMargins = CropMargins()) -> PlateCrop:
-    box = detection.box
+def plate_box(box: Box, width: int, height: int, margins: CropMargins = CropMargins()) -> Box:
+    """The whole-pixel region of a `width` x `height` frame that `margins` make of a detector's box."""
     dx, dy = box.width * margins.x, box.height * margins.y
     x1, y1 = max(0, int(box.x1 - dx)), max(0, int(box.y1 - dy))
-    x2, y2 = min(frame.width, round(box.x2 + dx)), min(frame.height, round(box.y2 + dy))
+    x2, y2 = min(width, round(box.x2 + dx)), min(height, round(box.y2 + dy))
     # a trim never leaves less than a pixel row or column
-    x2, y2 = max(x2, min(frame.width, x1 + 1)), max(y2, min(frame.height, y1 + 1))
-    return PlateCrop(detection=detection, image=frame.image[y1:y2, x1:x2])
+    return Box(x1, y1, max(x2, min(width, x1 + 1)), max(y2, min(height, y1 + 1)))
+
+
+def crop_plate(frame: Frame, detection: Detection, margins: CropMargins = CropMargins()) -> PlateCrop:
+    box = plate_box(detection.box, frame.width, frame.height, margins)
+    image = frame.image[int(box.y1) : int(box.y2), int(box.x1) : int(box.x2)]
+    return PlateCrop(detection=detection, box=box, image=image)
+
+
+def whole_image_crop(image: np.ndarray) -> PlateCrop:
+    """An image that is already a plate crop (a labelled crop set, not a camera frame)."""
+    box = Box(0, 0, image.shape[1], image.shape[0])
+    return PlateCrop(detection=Detection(box, 1.0), box=box, image=image)

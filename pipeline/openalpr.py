@@ -10,7 +10,7 @@ from pipeline.records import FrameResult, PlateRead
 
 
 def plate_json(read: PlateRead, index: int, top_n: int) -> dict[str, Any]:
-    box = read.detection.box
+    box = read.box
     corners = [(box.x1, box.y1), (box.x2, box.y1), (box.x2, box.y2), (box.x1, box.y2)]
     return {
         "plate": read.plate,

@@ -99,6 +99,7 @@ class PlateReader:
             return None
         return PlateRead(
             detection=crop.detection,
+            box=crop.box,
             plate=top.plate,
             confidence=top.confidence,
             candidates=candidates,

@@ -62,7 +62,8 @@ class Detection:
 @dataclass(slots=True)
 class PlateCrop:
     detection: Detection
-    image: np.ndarray  # RGB crop with margin
+    box: Box  # the region cut: the detector's box with the crop margins applied, in whole pixels
+    image: np.ndarray  # RGB pixels of `box`
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,8 @@ class PlateCandidate:
 
 @dataclass(slots=True)
 class PlateRead:
-    detection: Detection
+    detection: Detection  # the detector's raw output
+    box: Box  # the plate as read (the crop's region): what the product reports
     plate: str
     confidence: float  # 0..100
     candidates: list[PlateCandidate]

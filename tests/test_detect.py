@@ -84,6 +84,7 @@ def test_crop_trims_the_plate_holder_by_default_and_never_to_nothing() -> None:
     frame = blank_frame(200, 100)
     crop = crop_plate(frame, Detection(Box(10, 10, 110, 60), 0.9))
     assert crop.image.shape[:2] == (40, 100)  # 10% of the 50 px height off the top and the bottom
+    assert crop.box == Box(10, 15, 110, 55)  # the region cut, which is the box reads report
     sliver = crop_plate(frame, Detection(Box(10, 10, 12, 12), 0.9), CropMargins(-0.4, -0.4))
     assert sliver.image.shape[0] >= 1 and sliver.image.shape[1] >= 1
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engines import Engine
+from pipeline.crop import whole_image_crop
 from pipeline.decode import DEFAULT_MAX_PIXELS
 from pipeline.reader import PlateReader
 from pipeline.recognize import (
@@ -19,14 +20,14 @@ from pipeline.recognize import (
     input_width,
     to_recognizer_input,
 )
-from pipeline.records import Box, Detection, PlateCrop
+from pipeline.records import PlateCrop
 from tests.conftest import load_frame, ocr_rows
 from training.datasets import read_endtoend
 from training.evaluate import evaluate
 
 
 def crops_for(ocr_dir: Path, rows: list[dict[str, str]]) -> list[PlateCrop]:
-    return [PlateCrop(Detection(Box(0, 0, 1, 1), 1.0), load_frame(ocr_dir / r["file"]).image) for r in rows]
+    return [whole_image_crop(load_frame(ocr_dir / r["file"]).image) for r in rows]
 
 
 def test_input_is_fixed_size_and_padded_by_edge() -> None:

@@ -45,7 +45,7 @@ class SampleOutcome(BaseModel):
 
 def read_for_label(result: FrameResult, sample: EndToEndSample) -> PlateRead | None:
     """The read whose box overlaps the labelled plate most; a read elsewhere in the frame does not count."""
-    overlapping = [(r.detection.box.iou(sample.box), r) for r in result.reads]
+    overlapping = [(r.box.iou(sample.box), r) for r in result.reads]
     overlapping = [(iou, r) for iou, r in overlapping if iou > 0]
     return max(overlapping, key=lambda pair: pair[0])[1] if overlapping else None
 
@@ -58,11 +58,11 @@ def score_sample(sample: EndToEndSample, result: FrameResult, ms: float) -> Samp
         file=sample.path.name,
         label=sample.plate,
         predicted=predicted,
-        detected=any(r.detection.box.iou(sample.box) >= MATCH_IOU for r in result.reads),
+        detected=any(r.box.iou(sample.box) >= MATCH_IOU for r in result.reads),
         exact=predicted == sample.plate,
         top5=sample.plate in top,
         distance=Levenshtein.distance(predicted, sample.plate),
-        false_positives=sum(r.detection.box.iou(sample.box) < MATCH_IOU for r in result.reads),
+        false_positives=sum(r.box.iou(sample.box) < MATCH_IOU for r in result.reads),
         ms=ms,
     )
 

@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterable
 from pydantic import BaseModel
 from rapidfuzz.distance import Levenshtein
 
+from pipeline.crop import whole_image_crop
 from pipeline.decode import decode_image
 from pipeline.formats import Region
 from pipeline.postprocess import PostprocessConfig, candidates_for
 from pipeline.recognize import Recognizer
-from pipeline.records import Box, Detection, PlateCrop
 from training.datasets import OcrSample, normalize_plate
 
 
@@ -57,8 +57,7 @@ def evaluate_crops(
     seconds = 0.0
     for start in range(0, len(samples), batch):
         chunk = samples[start : start + batch]
-        crops = [PlateCrop(Detection(Box(0, 0, 1, 1), 1.0), decode_image(s.path.read_bytes(), s.path.name).image)
-                 for s in chunk]
+        crops = [whole_image_crop(decode_image(s.path.read_bytes(), s.path.name).image) for s in chunk]
         t0 = time.perf_counter()
         for raw in recognizer.read(crops):
             found = candidates_for(raw, region, PostprocessConfig(top_n=1))

@@ -54,5 +54,5 @@ class CameraFilters:
             plate_filter = filters.get(message.camera_id) if message.camera_id is not None else None
             if plate_filter is not None and not plate_filter.keeps_everything:
                 result.reads = [r for r in result.reads
-                                if plate_filter.keeps(r.detection.box, result.width, result.height)]
+                                if plate_filter.keeps(r.box, result.width, result.height)]
         return results

@@ -176,7 +176,7 @@ def records_for_frames(data_dir: Path, messages: list[FrameMessage], results: li
                 confidence=round(read.confidence, 2),
                 candidates=[{"plate": c.plate, "confidence": round(c.confidence, 2),
                              "matches_template": c.matches_template} for c in read.candidates],
-                box=read.detection.box.as_xywh(),
+                box=read.box.as_xywh(),
                 captured_at=message.captured_at,
                 camera_id=message.camera_id,
                 frame_id=message.frame_id,
