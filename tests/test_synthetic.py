@@ -11,6 +11,7 @@ import pytest
 
 from training import plate_styles, synthetic
 from training.datasets import read_ocr_set
+from training.emblems import EMBLEM
 from training.plate_styles import PROVINCES, STYLES, find_cjk_font, find_fonts, generate_text
 from training.synthetic import draw_plate, main, render_many, render_plate, write_dataset
 
@@ -130,3 +131,21 @@ def test_fonts_fall_back_to_matplotlib_when_no_system_font(monkeypatch: pytest.M
     fonts = find_fonts.__wrapped__()  # uncached, so the real lookup stays cached for the other tests
     assert fonts and all(p.is_file() and "matplotlib" in str(p) for p in fonts)
     assert fonts[0].name == "DejaVuSans-Bold.ttf"
+
+
+def test_emblems_are_drawn_between_characters_but_never_labelled() -> None:
+    font = find_fonts()[0]
+    glyphs, emblems = synthetic._text_mask(f"AB{EMBLEM}12", font, None, 0.1, np.random.default_rng(0))
+    ink, badge = np.asarray(glyphs) > 127, np.asarray(emblems) > 127
+    assert badge.any() and not (ink & badge).any()
+    columns = np.flatnonzero(badge.any(axis=0))
+    left, right = ink[:, : columns.min()].any(), ink[:, columns.max() + 1 :].any()
+    assert left and right  # the emblem sits between the two groups
+    with pytest.raises(ValueError, match="rng"):
+        synthetic._text_mask(f"A{EMBLEM}1", font, None, 0.1)
+    us = STYLES["us"]
+    with_emblem = [t for t in us.templates if EMBLEM in t]
+    assert with_emblem
+    style = plate_styles.PlateStyle("one", us.aspect, (with_emblem[0],), us.backgrounds)
+    drawn, label = generate_text(style, np.random.default_rng(1), with_province=False)
+    assert EMBLEM in drawn and EMBLEM not in label and len(label) == len(drawn) - 1

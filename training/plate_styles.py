@@ -9,11 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from training.emblems import EMBLEM
+
 # The same province characters as the recognizer charset in configs/ocr.yaml, so every label is trainable.
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 LETTERS = string.ascii_uppercase
 DIGITS = string.digits
-# Template characters: L letter, N digit, A letter or digit, P province; anything else is drawn but not labelled.
+# Template characters: L letter, N digit, A letter or digit, P province, EMBLEM an emblem (training/emblems.py);
+# anything else is drawn but not labelled.
 SEPARATORS = " -·"
 
 RGB = tuple[int, int, int]
@@ -50,11 +53,13 @@ US_BACKGROUNDS: tuple[RGB, ...] = ((245, 245, 240), (235, 238, 245), (250, 245, 
 US_HEADERS: tuple[RGB, ...] = ((170, 20, 30), (20, 40, 140), (20, 20, 20))
 
 STYLES: dict[str, PlateStyle] = {
-    "eu": PlateStyle("eu", 4.7, ("LL NNN LL", "L LL NNNN", "LL L NNN", "NN-LLL-N", "LL-NNN-L", "LLL NNNNN", "LL NNNNN"),
+    "eu": PlateStyle("eu", 4.7, ("LL NNN LL", "L LL NNNN", "LL L NNN", "NN-LLL-N", "LL-NNN-L", "LLL NNNNN", "LL NNNNN",
+                                 f"L{EMBLEM}LL NNNN", f"LL{EMBLEM}L NNN"),  # German: seals after the district
                      (WHITE, (250, 250, 250)), band="left", band_texts=("D", "F", "NL", "PL", "I", "B", "E", "A")),
     "gb": PlateStyle("gb", 4.7, ("LLNN LLL",), (WHITE, (250, 200, 20)), border_color=(60, 60, 60),
                      letters=LETTERS.replace("I", "").replace("Q", "")),
-    "us": PlateStyle("us", 2.0, ("NLLLNNN", "LLLNNNN", "NNNLLL", "LLL NNN", "LLLNNN", "NLLNNN", "LLNNNNN"),
+    "us": PlateStyle("us", 2.0, ("NLLLNNN", "LLLNNNN", "NNNLLL", "LLL NNN", "LLLNNN", "NLLNNN", "LLNNNNN",
+                                 f"LLN{EMBLEM}LNL", f"LLL{EMBLEM}NNNN", f"NNN{EMBLEM}LLL", f"LLL{EMBLEM}NNN"),
                      US_BACKGROUNDS, text_color=(25, 35, 110), border_color=(90, 90, 90), header_texts=US_STATES,
                      header_color=(170, 20, 30)),
     "us-moto": PlateStyle("us-moto", 1.75, ("LL/NNNN", "NL/NNNN", "NLL/NNN"), US_BACKGROUNDS,
@@ -86,7 +91,7 @@ def generate_text(style: PlateStyle, rng: np.random.Generator, with_province: bo
             continue
         drawn.append(char)
     text = "".join(drawn)
-    label = "".join(c for c in text if c not in SEPARATORS and c != "/")
+    label = "".join(c for c in text if c not in SEPARATORS and c not in f"/{EMBLEM}")
     return text, label
 
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from training.emblems import EMBLEM, EMBLEM_COLORS, EMBLEM_WIDTH, draw_emblem
 from training.plate_styles import PROVINCES, RGB, STYLES, PlateStyle, find_cjk_font, find_fonts, generate_text
 
 CANVAS_HEIGHT = 128  # clean plates are drawn at this height, then warped and scaled to the output size
@@ -38,31 +39,44 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size)
 
 
-def _text_mask(text: str, latin: Path, cjk: Path | None, spacing: float) -> Image.Image:
-    """White-on-black mask of a text line cropped to its ink. Drawn glyph by glyph on a common baseline so
-    a province character can come from the CJK font and the letter spacing of real plates can be added."""
+def _text_mask(text: str, latin: Path, cjk: Path | None, spacing: float,
+               rng: np.random.Generator | None = None) -> tuple[Image.Image, Image.Image]:
+    """White-on-black masks of a text line's glyphs and of its emblems, cropped to their ink. Drawn glyph by glyph
+    on a common baseline so a province character can come from the CJK font and the letter spacing of real plates
+    can be added; EMBLEM draws an emblem (rng needed) in a separate mask, as it has a colour of its own."""
     fonts = [_font(cjk if cjk is not None and char in PROVINCES else latin, DRAW_SIZE) for char in text]
-    width = sum(int(f.getlength(c) + spacing * DRAW_SIZE) + 2 for f, c in zip(fonts, text, strict=True)) + DRAW_SIZE
-    mask = Image.new("L", (width, DRAW_SIZE * 2), 0)
-    draw, x = ImageDraw.Draw(mask), DRAW_SIZE / 4
-    for font, char in zip(fonts, text, strict=True):
-        draw.text((x, DRAW_SIZE * 1.5), char, fill=255, font=font, anchor="ls")
-        x += font.getlength(char) + spacing * DRAW_SIZE
-    box = mask.getbbox()
-    return mask.crop(box) if box else mask
+    advances = [EMBLEM_WIDTH * DRAW_SIZE if c == EMBLEM else f.getlength(c) for f, c in zip(fonts, text, strict=True)]
+    width = sum(int(a + spacing * DRAW_SIZE) + 2 for a in advances) + DRAW_SIZE
+    mask, emblems = Image.new("L", (width, DRAW_SIZE * 2), 0), Image.new("L", (width, DRAW_SIZE * 2), 0)
+    draw, x, baseline = ImageDraw.Draw(mask), DRAW_SIZE / 4, DRAW_SIZE * 1.5
+    for font, char, advance in zip(fonts, text, advances, strict=True):
+        if char == EMBLEM:
+            if rng is None:
+                raise ValueError("drawing an emblem needs an rng")
+            cap = DRAW_SIZE * 0.72  # about the height of a capital letter above the baseline
+            draw_emblem(ImageDraw.Draw(emblems), (x, baseline - cap, x + advance, baseline), rng)
+        else:
+            draw.text((x, baseline), char, fill=255, font=font, anchor="ls")
+        x += advance + spacing * DRAW_SIZE
+    union = Image.fromarray(np.maximum(np.asarray(mask), np.asarray(emblems)))
+    box = union.getbbox()
+    return (mask.crop(box), emblems.crop(box)) if box else (mask, emblems)
 
 
 def _draw_text(plate: Image.Image, text: str, box: tuple[int, int, int, int], color: RGB, latin: Path,
-               cjk: Path | None = None, spacing: float = 0.0, squeeze: float = 1.0) -> None:
+               cjk: Path | None = None, spacing: float = 0.0, squeeze: float = 1.0,
+               rng: np.random.Generator | None = None, emblem_color: RGB | None = None) -> None:
     """Fit the text into box: full height, squeezed horizontally when too wide (plate fonts are narrow)."""
     x0, y0, x1, y1 = box
-    mask = _text_mask(text, latin, cjk, spacing)
+    mask, emblems = _text_mask(text, latin, cjk, spacing, rng)
     height = max(1, y1 - y0)
     width = min(x1 - x0, int(mask.width * height / mask.height * squeeze))
     if width < 1:
         return
-    mask = mask.resize((width, height), Image.Resampling.LANCZOS)
-    plate.paste(color, (x0 + (x1 - x0 - width) // 2, y0), mask)
+    left = x0 + (x1 - x0 - width) // 2
+    plate.paste(color, (left, y0), mask.resize((width, height), Image.Resampling.LANCZOS))
+    if emblems.getbbox():
+        plate.paste(emblem_color or color, (left, y0), emblems.resize((width, height), Image.Resampling.LANCZOS))
 
 
 def _jitter(color: RGB, rng: np.random.Generator, amount: int = 12) -> RGB:
@@ -112,10 +126,12 @@ def draw_plate(style: PlateStyle, text: str, rng: np.random.Generator, font: Pat
         y0 = inset + int(h * 0.22)
     rows = text.split("/")
     row_h = (y1 - y0) / len(rows)
+    text_color = _jitter(style.text_color, rng, 8)
+    emblem_color = text_color if rng.random() < 0.3 else EMBLEM_COLORS[int(rng.integers(len(EMBLEM_COLORS)))]
     for i, row in enumerate(rows):
         top = int(y0 + i * row_h + row_h * 0.04)
-        _draw_text(plate, row, (x0, top, x1, int(top + row_h * 0.92)), _jitter(style.text_color, rng, 8), font,
-                   cjk, spacing=rng.uniform(0.02, 0.12), squeeze=rng.uniform(0.75, 1.0))
+        _draw_text(plate, row, (x0, top, x1, int(top + row_h * 0.92)), text_color, font, cjk,
+                   spacing=rng.uniform(0.02, 0.12), squeeze=rng.uniform(0.75, 1.0), rng=rng, emblem_color=emblem_color)
     return plate
 
 
