@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,14 @@ from engines import ModelKind, create_engine
 from pipeline.recognize import to_recognizer_input
 from tests.conftest import load_frame, ocr_rows
 from training.config import load_config, new_run_dir, parse_override
-from training.datasets import normalize_plate, read_endtoend, read_ocr_set, split_of
+from training.datasets import (
+    apply_corrections,
+    normalize_plate,
+    read_corrections,
+    read_endtoend,
+    read_ocr_set,
+    split_of,
+)
 from training.errors import ConfigError, DatasetError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "training" / "configs"
@@ -319,3 +327,29 @@ def test_model_card_records_runs_lineage_scores_and_files(tmp_path: Path) -> Non
     assert "| detector.onnx | 0.0 MiB |" in card and "imgsz: 512" in card and "camera: 0.5" in card
     assert "| 2 |  |  | 0.955 |  |" in card and "| 1 | 0.95 | 0.9 |" in card
     assert "Started from run A." in card and '"exact": 0.5' in card and "targets..." in card
+
+
+def test_label_corrections_fix_named_labels_only(
+    ocr_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from platestream.cli import main
+
+    shipped = read_corrections(Path("training/corrections/plates-ocr.csv"))
+    crops = read_ocr_set(ocr_dir)
+    fixed = apply_corrections(ocr_dir, crops, shipped)
+    changed = {a.path.name: b.text for a, b in zip(crops, fixed, strict=True) if a.text != b.text}
+    assert len(changed) == len(shipped) == 11  # every correction still names a label plates-ocr gives
+    assert changed["02008_DPN6388.jpg"] == "IPN6388" and all(split_of(n) == "val" for n in changed)
+
+    folder = tiny_ocr_folder(ocr_dir, tmp_path / "crops")
+    first = read_ocr_set(folder)[0]
+    stale = tmp_path / "fixes.csv"
+    stale.write_text(f"file,label,text\n{first.path.name},{first.text},X1\n{first.path.name},NOT-THE-LABEL,Y2\n")
+    assert [s.text for s in apply_corrections(folder, [first], read_corrections(stale))] == ["X1"]
+    assert main(["eval-ocr", str(folder), "--split", "all", "--corrections", str(stale),
+                 "--json", str(tmp_path / "ocr.json")]) == 0
+    assert "1 label(s) corrected" in capsys.readouterr().out
+    assert json.loads((tmp_path / "ocr.json").read_text())["crops"] == 32
+    (tmp_path / "bad.csv").write_text("file,text\nx.jpg,ABC\n")
+    assert main(["eval-ocr", str(folder), "--corrections", str(tmp_path / "bad.csv")]) == 2
+    assert "missing column(s) label" in capsys.readouterr().err

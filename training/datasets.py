@@ -67,6 +67,26 @@ def read_ocr_set(folder: Path) -> list[OcrSample]:
     return [OcrSample(folder / r["file"], r["text"], r.get("region") or "") for r in rows]
 
 
+def read_corrections(path: Path) -> dict[tuple[str, str], str]:
+    """A label-corrections file, `file,label,text[,note]`: (file as labels.csv names it, label as given) -> the
+    text the image shows, checked by eye. Public plate sets carry label errors (plates-ocr's Brazilian crops label
+    some `I..` plates `D..`); a correction names the wrong label too, so it stops applying if the data set changes."""
+    return {(r["file"], r["label"]): r["text"] for r in read_csv(path, {"file", "label", "text"})}
+
+
+def _as_listed(folder: Path, path: Path) -> str:
+    """A crop's file as labels.csv names it: relative to its folder, unless it was listed as an absolute path."""
+    return path.relative_to(folder).as_posix() if path.is_relative_to(folder) else path.as_posix()
+
+
+def apply_corrections(
+    folder: Path, samples: list[OcrSample], corrections: dict[tuple[str, str], str]
+) -> list[OcrSample]:
+    """The samples of the crop set in `folder`, with the corrections that name their file and label applied."""
+    fixed = [corrections.get((_as_listed(folder, s.path), s.text)) for s in samples]
+    return [OcrSample(s.path, text, s.region) if text else s for s, text in zip(samples, fixed, strict=True)]
+
+
 def yolo_boxes(label: Path, width: int, height: int) -> list[Box]:
     """A YOLO label file (`class cx cy w h` per line, normalised) as pixel boxes; no file means no plate."""
     if not label.is_file():

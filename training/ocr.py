@@ -18,7 +18,7 @@ from pipeline.decode import decode_image
 from pipeline.recognize import input_width, to_recognizer_input
 from training.augment import augment_plate
 from training.config import load_config, save_config
-from training.datasets import OcrSample, normalize_plate, read_ocr_set, split_of
+from training.datasets import OcrSample, apply_corrections, normalize_plate, read_corrections, read_ocr_set, split_of
 from training.detector import resolve_device
 from training.errors import DatasetError
 from training.export import load_recognizer_weights
@@ -100,12 +100,14 @@ def width_loader(dataset: CropDataset, config: dict[str, Any], batch: int, full_
 
 
 def load_samples(config: dict[str, Any]) -> tuple[list[OcrSample], list[OcrSample]]:
-    """Real crops split by hash; texts outside the charset or on the exclude list are left out."""
+    """Real crops split by hash, with label corrections applied; texts outside the charset or on the exclude list
+    are left out."""
     charset, excluded = set(config["charset"]), {normalize_plate(str(t)) for t in config.get("exclude_texts") or []}
     train: list[OcrSample] = []
     val: list[OcrSample] = []
+    corrections = read_corrections(Path(config["corrections"])) if config.get("corrections") else {}
     for folder in [Path(config["data"]), *(Path(p) for p in config.get("extra_data") or [])]:
-        for sample in read_ocr_set(folder):
+        for sample in apply_corrections(folder, read_ocr_set(folder), corrections):
             text = "".join(c for c in sample.text.upper() if not c.isspace() and c != "-")
             if not text or set(text) - charset or normalize_plate(text) in excluded:
                 continue

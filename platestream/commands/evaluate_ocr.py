@@ -13,7 +13,7 @@ from pipeline.formats import load_regions
 from pipeline.reader import merge_regions
 from pipeline.recognize import Recognizer, RecognizerConfig
 from platestream.commands.common import add_reader_options, settings_from
-from training.datasets import read_ocr_set, split_of
+from training.datasets import apply_corrections, read_corrections, read_ocr_set, split_of
 from training.evaluate_ocr import OcrReport, RegionScore, evaluate_crops
 
 
@@ -24,6 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         help="hash split as used by `train ocr` (default: the held-out val split)")
     parser.add_argument("--val-fraction", type=float, default=0.15, help="must match the training config")
     parser.add_argument("--json", dest="json_out", type=Path, metavar="OUT")
+    parser.add_argument("--corrections", type=Path, metavar="CSV",
+                        help="label corrections (file,label,text), e.g. training/corrections/plates-ocr.csv")
     add_reader_options(parser)
     parser.set_defaults(handler=run)
 
@@ -39,6 +41,11 @@ def print_report(report: OcrReport) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     samples = read_ocr_set(args.folder)
+    if args.corrections:
+        corrected = apply_corrections(args.folder, samples, read_corrections(args.corrections))
+        changed = sum(a.text != b.text for a, b in zip(samples, corrected, strict=True))
+        print(f"{changed} label(s) corrected from {args.corrections}")
+        samples = corrected
     if args.split != "all":
         samples = [s for s in samples if split_of(s.path.name, args.val_fraction) == args.split]
     engine = create_engine(settings.recognizer, settings.device, settings.threads)
