@@ -110,6 +110,16 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
     assert "detection recall" in done.stdout and "eval" in done.stderr  # table on stdout, progress bar on stderr
     assert len(details.read_text().splitlines()) == len(rows) + 1
 
+    # the same engines against their own details: nothing changed, which is no evidence of anything
+    again = platestream("eval", folder, "--baseline", details)
+    assert again.returncode == 0, again.stderr
+    exact = round(report["exact"] * len(rows))
+    assert f"on {len(rows)} images: exact {exact} -> {exact}; 0 newly right, 0 newly wrong; McNemar p = 1.000" \
+        in again.stdout
+    (tmp_path / "other.csv").write_text("file,label,exact\nnot-here.jpg,ABC,True\n")
+    unrelated = platestream("eval", folder, "--baseline", tmp_path / "other.csv")
+    assert unrelated.returncode == 2 and "no image in common" in unrelated.stderr
+
 
 def test_eval_detect_scores_the_shipped_detector_like_ultralytics(tmp_path: Path, detect_dir: Path) -> None:
     """mAP from the engine the product runs, on a YOLO folder: on these 24 validation photos it must match what

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from platestream.commands.common import add_reader_options, build_reader, settings_from
+from training.compare import Comparison, compare_to_baseline, wilson_interval
 from training.datasets import read_endtoend
 from training.errors import DatasetError
 from training.evaluate import EvalReport, SampleOutcome, evaluate
@@ -20,17 +21,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("folder", type=Path, metavar="DIR", help="folder with labels.csv (file,x,y,w,h,plate)")
     parser.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write the figures as JSON")
     parser.add_argument("--details", type=Path, metavar="CSV", help="write one row per image (label, read, ms)")
+    parser.add_argument("--baseline", type=Path, metavar="CSV",
+                        help="an earlier run's --details: which images changed, and is it more than chance")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     add_reader_options(parser)
     parser.set_defaults(handler=run)
 
 
+def with_interval(share: float, n: int) -> str:
+    low, high = wilson_interval(round(share * n), n)
+    return f"{share:.2%} ({low:.1%}-{high:.1%})"
+
+
 def print_report(report: EvalReport) -> None:
+    n = report.images
     rows = [
-        ("images", f"{report.images}"),
-        ("detection recall (IoU >= 0.5)", f"{report.detection_recall:.2%}"),
-        ("exact plate (top 1)", f"{report.exact:.2%}"),
-        ("plate in top 5", f"{report.top5:.2%}"),
+        ("images", f"{n}"),
+        ("detection recall (IoU >= 0.5)", with_interval(report.detection_recall, n)),
+        ("exact plate (top 1)", with_interval(report.exact, n)),
+        ("plate in top 5", with_interval(report.top5, n)),
         ("character accuracy (1 - CER)", f"{report.char_accuracy:.2%}"),
         ("false positives per image", f"{report.false_positives_per_image:.3f}"),
         ("ms per image p50 / p95", f"{report.ms_per_image_p50:.1f} / {report.ms_per_image_p95:.1f}"),
@@ -38,7 +47,14 @@ def print_report(report: EvalReport) -> None:
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value:>12}")
+        print(f"{name:<{width}}  {value:>24}")
+    print("(in brackets: 95% confidence interval)")
+
+
+def print_comparison(c: Comparison) -> None:
+    print(f"against the baseline, on {c.images} images: exact {c.exact_baseline} -> {c.exact_now}; "
+          f"{c.gained} newly right, {c.lost} newly wrong; McNemar p = {c.p_value:.3f}"
+          + (" (could well be chance)" if c.p_value >= 0.05 else ""))
 
 
 def write_details(path: Path, outcomes: list[SampleOutcome]) -> None:
@@ -66,4 +82,6 @@ def run(args: argparse.Namespace) -> int:
         args.json_out.write_text(json.dumps(report.model_dump(), indent=2) + "\n")
     if args.details:
         write_details(args.details, outcomes)
+    if args.baseline:
+        print_comparison(compare_to_baseline(outcomes, args.baseline))
     return 0
