@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from training.emblems import EMBLEM, EMBLEM_COLORS, EMBLEM_WIDTH, draw_emblem
 from training.plate_styles import PROVINCES, RGB, STYLES, PlateStyle, find_cjk_font, find_fonts, generate_text
@@ -58,8 +58,7 @@ def _text_mask(text: str, latin: Path, cjk: Path | None, spacing: float,
         else:
             draw.text((x, baseline), char, fill=255, font=font, anchor="ls")
         x += advance + spacing * DRAW_SIZE
-    union = Image.fromarray(np.maximum(np.asarray(mask), np.asarray(emblems)))
-    box = union.getbbox()
+    box = ImageChops.lighter(mask, emblems).getbbox()
     return (mask.crop(box), emblems.crop(box)) if box else (mask, emblems)
 
 
