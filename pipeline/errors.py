@@ -31,3 +31,9 @@ class FormatConfigError(PipelineError):
     """A plate format template or region file is invalid."""
 
     code = "bad_format_config"
+
+
+class ReaderConfigError(PipelineError):
+    """A reader setting names something that does not exist (a test-time view, say)."""
+
+    code = "bad_reader_config"

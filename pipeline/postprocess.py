@@ -39,7 +39,7 @@ def confidence(log_prob_sum: float, length: int) -> float:
 def candidates_for(raw: RawText, region: Region, config: PostprocessConfig) -> list[PlateCandidate]:
     """Ranked, de-duplicated candidates: those fitting a template first, then by confidence."""
     best: dict[str, PlateCandidate] = {}
-    for text, score in expand_alternatives(raw, config.beam):
+    for text, score in raw.scored or expand_alternatives(raw, config.beam):
         corrected, fits = region.best_fit(text)
         if not region.length_ok(corrected):
             continue

@@ -13,7 +13,11 @@ import cv2
 import numpy as np
 
 from engines import Engine, EngineMetadata
+from pipeline.ctc import ctc_log_likelihood
+from pipeline.errors import ReaderConfigError
+from pipeline.postprocess import expand_alternatives
 from pipeline.records import CharGuess, PlateCrop, RawText
+from pipeline.views import VIEWS
 
 PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -24,6 +28,13 @@ class RecognizerConfig:
     alternatives: int = 3  # options kept per character for the candidate list
     min_alternative: float = 0.02  # an option below this probability is noise
     dynamic_width: bool = True  # with an engine that allows it, each crop read at the width it needs
+    views: tuple[str, ...] = ("plain",)  # test-time views (pipeline.views); with more, candidates are rescored
+    view_pool: int = 10  # strings each view adds to the pool that all views score
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.views if name not in VIEWS]
+        if unknown or not self.views:
+            raise ReaderConfigError(f"unknown view(s) {', '.join(unknown) or '(none)'}; known: {', '.join(VIEWS)}")
 
 
 WIDTH_STEP = 32  # input widths are rounded up to this: few distinct shapes, so batches stay large
@@ -108,16 +119,36 @@ class Recognizer:
         self.fold = alphabet_matrix(meta.charset, alphabet)
 
     def read(self, crops: list[PlateCrop]) -> list[RawText]:
-        """Crops of the same input width go through together, so a crop reads the same in any batch."""
+        """Each crop read once per view; with several views, every string any view read is scored by all."""
+        per_view = [self.probabilities([VIEWS[name](c.image) for c in crops]) for name in self.config.views]
+        texts = []
+        for i in range(len(crops)):
+            views = [probs[i] for probs in per_view]
+            raw = ctc_decode(views[0], self.alphabet, self.config)
+            texts.append(RawText(raw.chars, self.rescore(views)) if len(views) > 1 else raw)
+        return texts
+
+    def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """(T, 1 + len(alphabet)) per image. Images of the same input width go through together, so an image
+        reads the same in any batch."""
         by_width: dict[int, list[int]] = {}
-        for i, crop in enumerate(crops):
-            width = input_width(crop.image, self.height, self.width) if self.dynamic_width else self.width
+        for i, image in enumerate(images):
+            width = input_width(image, self.height, self.width) if self.dynamic_width else self.width
             by_width.setdefault(width, []).append(i)
-        texts: dict[int, RawText] = {}
+        out: dict[int, np.ndarray] = {}
         for width, indices in by_width.items():
             for start in range(0, len(indices), self.config.max_batch):
                 chunk = indices[start : start + self.config.max_batch]
-                batch = np.stack([to_recognizer_input(crops[i].image, self.height, width) for i in chunk])
-                probs = softmax(self.engine.infer(batch)) @ self.fold
-                texts.update((i, ctc_decode(p, self.alphabet, self.config)) for i, p in zip(chunk, probs, strict=True))
-        return [texts[i] for i in range(len(crops))]
+                batch = np.stack([to_recognizer_input(images[i], self.height, width) for i in chunk])
+                out.update(zip(chunk, softmax(self.engine.infer(batch)) @ self.fold, strict=True))
+        return [out[i] for i in range(len(images))]
+
+    def rescore(self, views: list[np.ndarray]) -> tuple[tuple[str, float], ...]:
+        pool = sorted({
+            text for probs in views
+            for text, _ in expand_alternatives(ctc_decode(probs, self.alphabet, self.config), self.config.view_pool)
+        })
+        if not pool:
+            return ()
+        scores = np.mean([ctc_log_likelihood(probs, pool, self.alphabet) for probs in views], axis=0)
+        return tuple(sorted(zip(pool, scores.tolist(), strict=True), key=lambda pair: -pair[1]))

@@ -82,6 +82,9 @@ class RawText:
     """The recognizer's decoded output for one crop, before format rules."""
 
     chars: tuple[CharGuess, ...]
+    # With several test-time views: the strings any view read, best first, as (text, log-likelihood averaged over
+    # the views). Empty when the crop was read once; then candidates come from `chars`.
+    scored: tuple[tuple[str, float], ...] = ()
 
     @property
     def text(self) -> str:

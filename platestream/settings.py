@@ -17,6 +17,7 @@ from pipeline.postprocess import PostprocessConfig, TemplatePolicy
 from pipeline.reader import ReaderConfig, merge_regions
 from pipeline.recognize import RecognizerConfig
 from pipeline.track import TrackerConfig
+from pipeline.views import DEFAULT_VIEWS, VIEW_NAMES, ViewName
 from platestream.models import default_detector, default_recognizer
 
 DetectorSize = Annotated[int, Field(ge=64, le=4096, multiple_of=32)]
@@ -42,6 +43,9 @@ class CoreSettings(BaseSettings):
     regions_file: Path = Field(DEFAULT_REGIONS_FILE, description="YAML plate templates; checked at start-up")
     template_policy: TemplatePolicy = Field("off", description="reads fitting no template: off (kept), flag, drop")
     top_n: int = Field(10, ge=1, le=100)
+    read_views: Annotated[tuple[ViewName, ...], NoDecode] = Field(
+        DEFAULT_VIEWS, min_length=1, description="test-time views each plate crop is read in, comma-separated "
+        f"({', '.join(VIEW_NAMES)}); with more than one, every read string is scored on all of them")
     crop_margin_x: float = Field(DEFAULT_MARGIN_X, ge=-0.4, le=1.0,
                                  description="share of the box width added on each side before reading (<0 trims)")
     crop_margin_y: float = Field(DEFAULT_MARGIN_Y, ge=-0.4, le=1.0,
@@ -49,10 +53,10 @@ class CoreSettings(BaseSettings):
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, description="larger images are refused")
     max_batch: int = Field(8, ge=1, le=256, description="frames per detector forward pass")
 
-    @field_validator("detector_extra_sizes", mode="before")
+    @field_validator("detector_extra_sizes", "read_views", mode="before")
     @classmethod
-    def split_sizes(cls, value: object) -> object:
-        """`320,480` from the environment or the command line."""
+    def split_list(cls, value: object) -> object:
+        """`320,480` or `plain,wide` from the environment or the command line."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
@@ -70,7 +74,7 @@ class CoreSettings(BaseSettings):
         return ReaderConfig(
             detector=DetectorConfig(self.detector_imgsz, self.detector_confidence, self.detector_iou,
                                     extra_sizes=self.detector_extra_sizes),
-            recognizer=RecognizerConfig(),
+            recognizer=RecognizerConfig(views=self.read_views),
             postprocess=PostprocessConfig(top_n=self.top_n),
             crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y),
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),

@@ -85,6 +85,8 @@ def test_bad_engine_or_region_is_a_usage_error(tmp_path: Path, endtoend_dir: Pat
     assert done.returncode == 2 and "does not exist" in done.stderr
     done = platestream("recognize", image, "--region", "atlantis")
     assert done.returncode == 2 and "unknown region" in done.stderr
+    done = platestream("recognize", image, "--views", "plain,sharpen")
+    assert done.returncode == 2 and "read_views" in done.stderr and "'wide'" in done.stderr
 
 
 def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: Path) -> None:

@@ -35,3 +35,12 @@ def test_extra_detector_sizes_come_comma_separated_and_must_fit_the_stride(monke
     assert CoreSettings().reader_config().detector.extra_sizes == ()
     with pytest.raises(ValidationError, match="multiple of 32"):
         CoreSettings(detector_extra_sizes="300")
+
+
+def test_read_views_come_comma_separated_and_must_be_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATESTREAM_READ_VIEWS", "plain, wide,contrast")
+    assert CoreSettings().reader_config().recognizer.views == ("plain", "wide", "contrast")
+    with pytest.raises(ValidationError, match="plain"):
+        CoreSettings(read_views="plain,sharpen")
+    with pytest.raises(ValidationError, match="at least 1"):
+        CoreSettings(read_views="")

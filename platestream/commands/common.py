@@ -19,6 +19,8 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--extra-sizes", dest="detector_extra_sizes",
                        help="more detector passes at these input sizes, comma-separated, e.g. 320")
     group.add_argument("--top-n", dest="top_n", type=int, help="candidates per plate")
+    group.add_argument("--views", dest="read_views",
+                       help="test-time views of each plate crop, comma-separated, e.g. plain,wide,contrast")
     group.add_argument("--max-pixels", dest="max_pixels", type=int, help="refuse larger images")
 
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from engines import create_engine
 from pipeline.formats import load_regions
 from pipeline.reader import merge_regions
-from pipeline.recognize import Recognizer, RecognizerConfig
+from pipeline.recognize import Recognizer
 from platestream.commands.common import add_reader_options, settings_from
 from training.datasets import apply_corrections, read_corrections, read_ocr_set, split_of
 from training.evaluate_ocr import OcrReport, RegionScore, evaluate_crops
@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
         samples = [s for s in samples if split_of(s.path.name, args.val_fraction) == args.split]
     engine = create_engine(settings.recognizer, settings.device, settings.threads)
     region = merge_regions(tuple(settings.regions.split(",")), load_regions(settings.regions_file))
+    recognizer = Recognizer(engine, settings.reader_config().recognizer)
     with tqdm(total=len(samples), unit="crop", desc="eval-ocr") as bar:
-        report = evaluate_crops(Recognizer(engine, RecognizerConfig()), samples, region, on_batch=bar.update)
+        report = evaluate_crops(recognizer, samples, region, on_batch=bar.update)
     print_report(report)
     if args.json_out:
         args.json_out.write_text(json.dumps(report.model_dump(), indent=2) + "\n")

@@ -1,0 +1,88 @@
+"""Test-time views and CTC rescoring: the likelihood against brute force, the views' geometry, and reading real
+crops through several views."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines import Engine
+from pipeline.crop import whole_image_crop
+from pipeline.ctc import ctc_log_likelihood
+from pipeline.errors import ReaderConfigError
+from pipeline.formats import load_regions
+from pipeline.postprocess import PostprocessConfig, candidates_for
+from pipeline.recognize import Recognizer, RecognizerConfig
+from pipeline.views import VIEWS, contrast, pad, trim, wide
+from tests.conftest import load_frame, ocr_rows
+
+
+def collapse(path: tuple[int, ...], alphabet: str) -> str:
+    """CTC's rule: merge repeats, then drop blanks (class 0)."""
+    merged = [c for i, c in enumerate(path) if i == 0 or c != path[i - 1]]
+    return "".join(alphabet[c - 1] for c in merged if c)
+
+
+def brute_force(probs: np.ndarray, alphabet: str) -> dict[str, float]:
+    """P(text) for every text, by summing every frame-by-frame path."""
+    totals: dict[str, float] = {}
+    for path in itertools.product(range(probs.shape[1]), repeat=len(probs)):
+        text = collapse(path, alphabet)
+        totals[text] = totals.get(text, 0.0) + math.prod(probs[t, c] for t, c in enumerate(path))
+    return totals
+
+
+def test_ctc_likelihood_sums_every_alignment() -> None:
+    alphabet = "AB"
+    probs = np.random.default_rng(3).dirichlet(np.ones(3), size=5)
+    exact = brute_force(probs, alphabet)
+    texts = sorted(exact)  # "", "A", "AA", "ABA", "BBB"...: every string five frames can spell
+    got = np.exp(ctc_log_likelihood(probs, texts, alphabet))
+    assert got == pytest.approx([exact[t] for t in texts], rel=1e-9)
+    assert got.sum() == pytest.approx(1.0)
+
+
+def test_a_string_longer_than_the_frames_allow_is_impossible() -> None:
+    probs = np.full((3, 3), 1 / 3)
+    assert ctc_log_likelihood(probs, ["AA", "ABAB"], "AB")[1] == -np.inf  # A A needs a blank between: 3 frames
+    assert np.isfinite(ctc_log_likelihood(probs, ["AA"], "AB")[0])
+
+
+def test_views_keep_the_height_and_change_the_width_as_named() -> None:
+    crop = np.random.default_rng(0).integers(0, 255, (40, 100, 3), dtype=np.uint8)
+    assert wide(crop).shape == (40, 120, 3)
+    assert trim(crop).shape == (40, 94, 3) and np.array_equal(trim(crop), crop[:, 3:97])
+    padded = pad(crop)
+    assert padded.shape == (40, 106, 3) and np.array_equal(padded[:, :3], np.repeat(crop[:, :1], 3, axis=1))
+    assert contrast(crop).shape == (40, 100)  # gray: the recognizer reads gray anyway
+    tiny = np.zeros((1, 1, 3), np.uint8)
+    assert all(view(tiny).size > 0 for view in VIEWS.values())
+
+
+def test_unknown_view_is_refused() -> None:
+    with pytest.raises(ReaderConfigError, match=r"unknown view.*sharpen.*known: plain"):
+        RecognizerConfig(views=("plain", "sharpen"))
+    with pytest.raises(ReaderConfigError):
+        RecognizerConfig(views=())
+
+
+@pytest.mark.parametrize("region", ["br", "us"])
+def test_several_views_rescore_every_string_any_view_read(recognizer: Engine, ocr_dir: Path, region: str) -> None:
+    crops = [whole_image_crop(load_frame(ocr_dir / r["file"]).image) for r in ocr_rows(region, 8)]
+    one = Recognizer(recognizer, RecognizerConfig())
+    several = Recognizer(recognizer, RecognizerConfig(views=("plain", "wide", "contrast")))
+    for crop, single, multi in zip(crops, one.read(crops), several.read(crops), strict=True):
+        assert single.scored == ()
+        texts = [text for text, _ in multi.scored]
+        scores = [score for _, score in multi.scored]
+        assert single.text in texts and scores == sorted(scores, reverse=True)
+        per_view = [several.probabilities([VIEWS[n](crop.image)])[0] for n in ("plain", "wide", "contrast")]
+        mean = np.mean([ctc_log_likelihood(p, texts, several.alphabet) for p in per_view], axis=0)
+        assert scores == pytest.approx(mean.tolist())
+        best = candidates_for(multi, load_regions()["generic"], PostprocessConfig())[0]
+        assert best.plate == texts[0] and best.confidence == pytest.approx(100 * math.exp(scores[0] / len(texts[0])),
+                                                                           abs=0.01)
