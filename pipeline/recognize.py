@@ -17,7 +17,7 @@ from pipeline.ctc import ctc_log_likelihood
 from pipeline.errors import ReaderConfigError
 from pipeline.postprocess import expand_alternatives
 from pipeline.records import CharGuess, PlateCrop, RawText
-from pipeline.views import VIEWS
+from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, VIEWS
 
 PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -28,8 +28,11 @@ class RecognizerConfig:
     alternatives: int = 3  # options kept per character for the candidate list
     min_alternative: float = 0.02  # an option below this probability is noise
     dynamic_width: bool = True  # with an engine that allows it, each crop read at the width it needs
-    views: tuple[str, ...] = ("plain",)  # test-time views (pipeline.views); with more, candidates are rescored
+    views: tuple[str, ...] = DEFAULT_VIEWS  # test-time views (pipeline.views); with more, candidates are rescored
     view_pool: int = 10  # strings each view adds to the pool that all views score
+    # Views after the first only for crops whose first read has at most this confidence (0..100; 100 = all):
+    # a sure read gains nothing from a second look, and most reads are sure.
+    views_up_to: float = DEFAULT_VIEWS_UP_TO
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.views if name not in VIEWS]
@@ -119,13 +122,15 @@ class Recognizer:
         self.fold = alphabet_matrix(meta.charset, alphabet)
 
     def read(self, crops: list[PlateCrop]) -> list[RawText]:
-        """Each crop read once per view; with several views, every string any view read is scored by all."""
-        per_view = [self.probabilities([VIEWS[name](c.image) for c in crops]) for name in self.config.views]
-        texts = []
-        for i in range(len(crops)):
-            views = [probs[i] for probs in per_view]
-            raw = ctc_decode(views[0], self.alphabet, self.config)
-            texts.append(RawText(raw.chars, self.rescore(views)) if len(views) > 1 else raw)
+        """Each crop read in the first view; an unsure one also in the others, and then every string any view
+        read is scored by all."""
+        first, *others = self.config.views
+        probs = self.probabilities([VIEWS[first](c.image) for c in crops])
+        texts = [ctc_decode(p, self.alphabet, self.config) for p in probs]
+        unsure = [i for i, t in enumerate(texts) if others and t.confidence <= self.config.views_up_to]
+        more = [self.probabilities([VIEWS[name](crops[i].image) for i in unsure]) for name in others]
+        for k, i in enumerate(unsure):
+            texts[i] = RawText(texts[i].chars, self.rescore([probs[i], *(view[k] for view in more)]))
         return texts
 
     def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:

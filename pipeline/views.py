@@ -16,7 +16,8 @@ import numpy as np
 ViewName = Literal["plain", "wide", "trim", "pad", "contrast"]
 VIEW_NAMES: tuple[str, ...] = get_args(ViewName)
 EDGE_SHARE = 0.03  # of the crop width, cut or added on each side by `trim` / `pad`
-DEFAULT_VIEWS: tuple[ViewName, ...] = ("plain",)
+DEFAULT_VIEWS: tuple[ViewName, ...] = ("plain", "wide")
+DEFAULT_VIEWS_UP_TO = 98.0  # confidence of the first read at or under which the other views are read too
 WIDE_STRETCH = 1.2  # `wide` stretches the crop horizontally: narrow fonts spread over more CTC frames
 
 

@@ -17,7 +17,7 @@ from pipeline.postprocess import PostprocessConfig, TemplatePolicy
 from pipeline.reader import ReaderConfig, merge_regions
 from pipeline.recognize import RecognizerConfig
 from pipeline.track import TrackerConfig
-from pipeline.views import DEFAULT_VIEWS, VIEW_NAMES, ViewName
+from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, VIEW_NAMES, ViewName
 from platestream.models import default_detector, default_recognizer
 
 DetectorSize = Annotated[int, Field(ge=64, le=4096, multiple_of=32)]
@@ -46,6 +46,8 @@ class CoreSettings(BaseSettings):
     read_views: Annotated[tuple[ViewName, ...], NoDecode] = Field(
         DEFAULT_VIEWS, min_length=1, description="test-time views each plate crop is read in, comma-separated "
         f"({', '.join(VIEW_NAMES)}); with more than one, every read string is scored on all of them")
+    read_views_up_to: float = Field(DEFAULT_VIEWS_UP_TO, ge=0.0, le=100.0, description="views after the first only "
+                                    "for crops whose first read has at most this confidence; 100 = every crop")
     crop_margin_x: float = Field(DEFAULT_MARGIN_X, ge=-0.4, le=1.0,
                                  description="share of the box width added on each side before reading (<0 trims)")
     crop_margin_y: float = Field(DEFAULT_MARGIN_Y, ge=-0.4, le=1.0,
@@ -74,7 +76,7 @@ class CoreSettings(BaseSettings):
         return ReaderConfig(
             detector=DetectorConfig(self.detector_imgsz, self.detector_confidence, self.detector_iou,
                                     extra_sizes=self.detector_extra_sizes),
-            recognizer=RecognizerConfig(views=self.read_views),
+            recognizer=RecognizerConfig(views=self.read_views, views_up_to=self.read_views_up_to),
             postprocess=PostprocessConfig(top_n=self.top_n),
             crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y),
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),

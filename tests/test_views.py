@@ -73,8 +73,8 @@ def test_unknown_view_is_refused() -> None:
 @pytest.mark.parametrize("region", ["br", "us"])
 def test_several_views_rescore_every_string_any_view_read(recognizer: Engine, ocr_dir: Path, region: str) -> None:
     crops = [whole_image_crop(load_frame(ocr_dir / r["file"]).image) for r in ocr_rows(region, 8)]
-    one = Recognizer(recognizer, RecognizerConfig())
-    several = Recognizer(recognizer, RecognizerConfig(views=("plain", "wide", "contrast")))
+    one = Recognizer(recognizer, RecognizerConfig(views=("plain",)))
+    several = Recognizer(recognizer, RecognizerConfig(views=("plain", "wide", "contrast"), views_up_to=100))
     for crop, single, multi in zip(crops, one.read(crops), several.read(crops), strict=True):
         assert single.scored == ()
         texts = [text for text, _ in multi.scored]
@@ -86,3 +86,15 @@ def test_several_views_rescore_every_string_any_view_read(recognizer: Engine, oc
         best = candidates_for(multi, load_regions()["generic"], PostprocessConfig())[0]
         assert best.plate == texts[0] and best.confidence == pytest.approx(100 * math.exp(scores[0] / len(texts[0])),
                                                                            abs=0.01)
+
+
+def test_only_unsure_reads_get_a_second_look(recognizer: Engine, ocr_dir: Path) -> None:
+    crops = [whole_image_crop(load_frame(ocr_dir / r["file"]).image) for r in ocr_rows("us", 12)]
+    first = Recognizer(recognizer, RecognizerConfig(views=("plain",))).read(crops)
+    confidences = sorted(t.confidence for t in first)
+    middle = confidences[len(confidences) // 2]
+    assert confidences[0] < middle < confidences[-1]  # real crops: some sure reads, some unsure
+    cascade = Recognizer(recognizer, RecognizerConfig(views=("plain", "wide"), views_up_to=middle)).read(crops)
+    for plain, read in zip(first, cascade, strict=True):
+        assert read.chars == plain.chars  # the first view's decoding is kept either way
+        assert bool(read.scored) == (plain.confidence <= middle)

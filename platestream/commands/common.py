@@ -21,6 +21,8 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--top-n", dest="top_n", type=int, help="candidates per plate")
     group.add_argument("--views", dest="read_views",
                        help="test-time views of each plate crop, comma-separated, e.g. plain,wide,contrast")
+    group.add_argument("--views-up-to", dest="read_views_up_to", type=float,
+                       help="views after the first only for reads of at most this confidence (100 = all)")
     group.add_argument("--max-pixels", dest="max_pixels", type=int, help="refuse larger images")
 
 
