@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from training import plate_styles, synthetic
+from training.augment import augment_plate, stretch_x
 from training.datasets import read_ocr_set
 from training.emblems import EMBLEM
 from training.plate_styles import PROVINCES, STYLES, find_cjk_font, find_fonts, generate_text
@@ -149,3 +150,14 @@ def test_emblems_are_drawn_between_characters_but_never_labelled() -> None:
     style = plate_styles.PlateStyle("one", us.aspect, (with_emblem[0],), us.backgrounds)
     drawn, label = generate_text(style, np.random.default_rng(1), with_province=False)
     assert EMBLEM in drawn and EMBLEM not in label and len(label) == len(drawn) - 1
+
+
+def test_stretch_changes_only_the_width_within_its_bounds() -> None:
+    crop = np.random.default_rng(1).integers(0, 255, (60, 120, 3), dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    widths = {stretch_x(crop, rng, 0.4).shape[1] for _ in range(200)}
+    assert min(widths) >= round(120 / 1.4) and max(widths) <= round(120 * 1.4)
+    assert min(widths) < 100 and max(widths) > 140  # both ways, not one fixed factor
+    assert {stretch_x(crop, rng, 0.4).shape[0] for _ in range(20)} == {60}
+    stretched = [augment_plate(crop, rng, jitter=0.0, stretch=0.4).shape[1] for _ in range(100)]
+    assert 20 < sum(w != 120 for w in stretched) < 80  # half the crops

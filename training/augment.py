@@ -75,9 +75,22 @@ def camera_view(image: np.ndarray, rng: np.random.Generator, min_height: int = 2
     return out
 
 
-def augment_plate(image: np.ndarray, rng: np.random.Generator, camera: float = 0.0, jitter: float = 0.08) -> np.ndarray:
-    """Jitter, warp and recolour a crop; with probability `camera`, also make it look cut from a street frame."""
+def stretch_x(image: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Widen or narrow the crop by a factor of up to 1 + amount (log-uniform): narrow and wide fonts, and the
+    recognizer's `wide` read view (pipeline.views), which stretches crops 1.2x."""
+    h, w = image.shape[:2]
+    factor = float(np.exp(rng.uniform(-1.0, 1.0) * np.log1p(amount)))
+    return cv2.resize(image, (max(4, round(w * factor)), h), interpolation=cv2.INTER_CUBIC)
+
+
+def augment_plate(
+    image: np.ndarray, rng: np.random.Generator, camera: float = 0.0, jitter: float = 0.08, stretch: float = 0.0,
+) -> np.ndarray:
+    """Jitter, stretch, warp and recolour a crop; with probability `camera`, also make it look cut from a street
+    frame."""
     image = jitter_crop(image, rng, jitter)
+    if stretch > 0 and rng.random() < 0.5:
+        image = stretch_x(image, rng, stretch)
     if rng.random() < 0.7:
         image = warp(image, rng)
     as_camera = rng.random() < camera

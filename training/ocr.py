@@ -29,8 +29,8 @@ class CropDataset(Dataset[tuple[np.ndarray, list[int]]]):
     """Real or rendered crops, augmented when training; each item is (RGB crop, label classes)."""
 
     def __init__(self, samples: list[OcrSample], charset: str, augment: bool, seed: int, camera: float = 0.0,
-                 jitter: float = 0.08):
-        self.samples, self.augment, self.camera, self.jitter = samples, augment, camera, jitter
+                 jitter: float = 0.08, stretch: float = 0.0):
+        self.samples, self.augment, self.camera, self.jitter, self.stretch = samples, augment, camera, jitter, stretch
         self.index = {c: i + 1 for i, c in enumerate(charset)}  # 0 is the CTC blank
         self.images = [decode_image(s.path.read_bytes(), str(s.path)).image for s in samples]
         self.rng = np.random.default_rng(seed)
@@ -39,7 +39,9 @@ class CropDataset(Dataset[tuple[np.ndarray, list[int]]]):
         return len(self.samples)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, list[int]]:
-        image = augment_plate(self.images[i], self.rng, self.camera, self.jitter) if self.augment else self.images[i]
+        image = self.images[i]
+        if self.augment:
+            image = augment_plate(image, self.rng, self.camera, self.jitter, self.stretch)
         return image, [self.index[c] for c in self.samples[i].text]
 
 
@@ -217,7 +219,7 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
     # Configs saved before `full_width` existed trained every batch at the full width.
     full_width = float(config.get("full_width", 1.0))
     jitter = float(config.get("jitter", 0.08))
-    dataset = CropDataset(train, charset, True, seed, camera, jitter)
+    dataset = CropDataset(train, charset, True, seed, camera, jitter, float(config.get("stretch") or 0.0))
     start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
     loader = width_loader(dataset, config, config["batch"], full_width, seed, epoch=start)
     # held-out crops are read as inference reads them: each at its own width
