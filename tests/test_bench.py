@@ -22,6 +22,7 @@ def test_bench_core_measures_every_stage(tmp_path: Path, endtoend_dir: Path) -> 
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["images"] == 3 and report["skipped"] == []
+    assert report["read_views"] == {"views": ["plain", "wide"], "up_to": 98.0}  # the settings timed
     assert [r["streams"] for r in report["results"]] == [1, 2]
     for row in report["results"]:
         assert set(row) == CORE_ROW_KEYS

@@ -225,6 +225,7 @@ def run_core(options: CoreOptions, settings: CoreSettings) -> dict[str, Any]:
         "detector_imgsz": settings.detector_imgsz,
         "detector_extra_sizes": list(settings.detector_extra_sizes),
         "crop_margins": {"x": settings.crop_margin_x, "y": settings.crop_margin_y},
+        "read_views": {"views": list(settings.read_views), "up_to": settings.read_views_up_to},
         "machine": machine_info(),
         "options": {"engines": list(options.engines), "batch": list(options.batches), "threads": list(threads),
                     "streams": list(options.streams)},
