@@ -109,4 +109,4 @@ def test_default_reader_reads_full_frames(service_reader: PlateReader, endtoend_
     samples = read_endtoend(endtoend_dir)[::2]
     report, _ = evaluate(service_reader, samples, max_pixels=DEFAULT_MAX_PIXELS)
     assert report.detection_recall >= 0.93, report
-    assert report.exact >= 0.6, report
+    assert report.exact >= 0.7, report  # 0.757 on these 111 frames (0.739 with the plain view alone)
