@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
+from platestream.bench.procs import ephemeral_low, free_port
 from tests.test_cli import platestream
 
 CORE_ROW_KEYS = {
@@ -59,3 +61,12 @@ def test_bench_service_embedded_accounts_for_every_frame(tmp_path: Path) -> None
     assert set(frames) == {"published", "processed", "undecodable", "dropped", "still_queued", "lost"}
     assert report["sustained_fps"] > 0 and frames["processed"] > 0
     assert frames["lost"] == 0, frames
+
+
+def test_free_ports_stay_out_of_the_range_outgoing_connections_use() -> None:
+    """A port the kernel picks can go to any outgoing connection before the server binds it (seen in CI:
+    `address already in use` for a gateway); ports below the ephemeral range cannot."""
+    ports = [free_port() for _ in range(20)]
+    assert all(1024 <= p < ephemeral_low() for p in ports) and len(set(ports)) > 1
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", ports[0]))  # and it is free

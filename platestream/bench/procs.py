@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -18,8 +19,35 @@ T = TypeVar("T")
 POSTGRES_ADMIN = os.environ.get("PLATESTREAM_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PORT_SPAN = 10_000  # free ports are drawn from this many ports just below the ephemeral range
+
+
+def ephemeral_low() -> int:
+    """The first port the kernel hands out to outgoing connections (Linux default 32768)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port nothing listens on now, for a server started a moment later.
+
+    Drawn at random from below the ephemeral range: a port the kernel picks (bind to port 0) comes from that range,
+    so any outgoing connection (to Redis, Postgres, a camera) could take it before the server binds it.
+    """
+    low = ephemeral_low()
+    draw = random.SystemRandom()
+    for _ in range(200):
+        port = draw.randrange(max(1024, low - PORT_SPAN), max(1025, low))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # everything below the range taken: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
