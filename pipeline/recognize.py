@@ -15,7 +15,7 @@ import numpy as np
 from engines import Engine, EngineMetadata
 from pipeline.ctc import ctc_log_likelihood
 from pipeline.errors import ReaderConfigError
-from pipeline.postprocess import expand_alternatives
+from pipeline.postprocess import confidence, expand_alternatives
 from pipeline.records import CharGuess, PlateCrop, RawText
 from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, VIEWS
 
@@ -107,6 +107,12 @@ def ctc_decode(probs: np.ndarray, alphabet: str, config: RecognizerConfig) -> Ra
     return RawText(tuple(chars))
 
 
+def best_confidence(raw: RawText) -> float:
+    """Confidence of the read's best string, as its candidates report it (0..100); 0 for an empty read."""
+    best = expand_alternatives(raw, 1)
+    return confidence(best[0][1], len(best[0][0])) if best else 0.0
+
+
 class Recognizer:
     """Turns crops into RawText with one forward pass per `max_batch` crops."""
 
@@ -127,10 +133,14 @@ class Recognizer:
         first, *others = self.config.views
         probs = self.probabilities([VIEWS[first](c.image) for c in crops])
         texts = [ctc_decode(p, self.alphabet, self.config) for p in probs]
-        unsure = [i for i, t in enumerate(texts) if others and t.confidence <= self.config.views_up_to]
+        if not others:
+            return texts
+        unsure = [i for i, t in enumerate(texts) if best_confidence(t) <= self.config.views_up_to]
         more = [self.probabilities([VIEWS[name](crops[i].image) for i in unsure]) for name in others]
         for k, i in enumerate(unsure):
-            texts[i] = RawText(texts[i].chars, self.rescore([probs[i], *(view[k] for view in more)]))
+            views = [probs[i], *(view[k] for view in more)]
+            reads = [texts[i], *(ctc_decode(p, self.alphabet, self.config) for p in views[1:])]
+            texts[i] = RawText(texts[i].chars, self.rescore(views, reads))
         return texts
 
     def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
@@ -148,11 +158,9 @@ class Recognizer:
                 out.update(zip(chunk, softmax(self.engine.infer(batch)) @ self.fold, strict=True))
         return [out[i] for i in range(len(images))]
 
-    def rescore(self, views: list[np.ndarray]) -> tuple[tuple[str, float], ...]:
-        pool = sorted({
-            text for probs in views
-            for text, _ in expand_alternatives(ctc_decode(probs, self.alphabet, self.config), self.config.view_pool)
-        })
+    def rescore(self, views: list[np.ndarray], reads: list[RawText]) -> tuple[tuple[str, float], ...]:
+        """The strings each view read (`reads`, decoded from `views`), scored on every view."""
+        pool = sorted({text for raw in reads for text, _ in expand_alternatives(raw, self.config.view_pool)})
         if not pool:
             return ()
         scores = np.mean([ctc_log_likelihood(probs, pool, self.alphabet) for probs in views], axis=0)

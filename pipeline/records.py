@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -90,13 +89,6 @@ class RawText:
     @property
     def text(self) -> str:
         return "".join(c.best[0] for c in self.chars)
-
-    @property
-    def confidence(self) -> float:
-        """Geometric mean of the best characters' probabilities, 0..100; 0 for an empty read."""
-        if not self.chars:
-            return 0.0
-        return 100.0 * math.exp(sum(math.log(max(c.best[1], 1e-9)) for c in self.chars) / len(self.chars))
 
 
 @dataclass(frozen=True, slots=True)

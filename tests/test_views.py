@@ -16,7 +16,7 @@ from pipeline.ctc import ctc_log_likelihood
 from pipeline.errors import ReaderConfigError
 from pipeline.formats import load_regions
 from pipeline.postprocess import PostprocessConfig, candidates_for
-from pipeline.recognize import Recognizer, RecognizerConfig
+from pipeline.recognize import Recognizer, RecognizerConfig, best_confidence
 from pipeline.views import VIEWS, contrast, pad, trim, wide
 from tests.conftest import load_frame, ocr_rows
 
@@ -91,10 +91,10 @@ def test_several_views_rescore_every_string_any_view_read(recognizer: Engine, oc
 def test_only_unsure_reads_get_a_second_look(recognizer: Engine, ocr_dir: Path) -> None:
     crops = [whole_image_crop(load_frame(ocr_dir / r["file"]).image) for r in ocr_rows("us", 12)]
     first = Recognizer(recognizer, RecognizerConfig(views=("plain",))).read(crops)
-    confidences = sorted(t.confidence for t in first)
+    confidences = sorted(best_confidence(t) for t in first)
     middle = confidences[len(confidences) // 2]
     assert confidences[0] < middle < confidences[-1]  # real crops: some sure reads, some unsure
     cascade = Recognizer(recognizer, RecognizerConfig(views=("plain", "wide"), views_up_to=middle)).read(crops)
     for plain, read in zip(first, cascade, strict=True):
         assert read.chars == plain.chars  # the first view's decoding is kept either way
-        assert bool(read.scored) == (plain.confidence <= middle)
+        assert bool(read.scored) == (best_confidence(plain) <= middle)
