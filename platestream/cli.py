@@ -13,11 +13,21 @@ from pydantic import ValidationError
 from engines.errors import EngineError
 from pipeline.errors import PipelineError
 from platestream import __version__
-from platestream.commands import bench, evaluate, evaluate_detect, evaluate_ocr, export, recognize, service, train
+from platestream.commands import (
+    bench,
+    evaluate,
+    evaluate_detect,
+    evaluate_ocr,
+    export,
+    pseudo_label,
+    recognize,
+    service,
+    train,
+)
 from training.errors import TrainingError
 
 EXIT_USAGE = 2  # bad arguments, config or engine files: nothing was processed
-COMMANDS = (recognize, evaluate, evaluate_ocr, evaluate_detect, train, export, service, bench)
+COMMANDS = (recognize, evaluate, evaluate_ocr, evaluate_detect, train, pseudo_label, export, service, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

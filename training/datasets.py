@@ -49,14 +49,16 @@ def read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
         return list(reader)
 
 
-def read_endtoend(folder: Path) -> list[EndToEndSample]:
-    """`labels.csv` with `file,x,y,w,h,plate` (pixels, top-left corner), as in endtoend-us."""
+def read_endtoend(folder: Path, labels: Path | None = None) -> list[EndToEndSample]:
+    """`labels.csv` with `file,x,y,w,h,plate` (pixels, top-left corner), as in endtoend-us. `labels` names another
+    file in that format, whose `file` paths are relative to `folder` (labels kept apart from the photos)."""
+    labels = labels or folder / "labels.csv"
     samples = []
-    for line, row in enumerate(read_csv(folder / "labels.csv", {"file", "x", "y", "w", "h", "plate"}), start=2):
+    for line, row in enumerate(read_csv(labels, {"file", "x", "y", "w", "h", "plate"}), start=2):
         try:
             x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
         except ValueError as exc:
-            raise DatasetError(f"{folder / 'labels.csv'} line {line}: bad box ({exc})") from exc
+            raise DatasetError(f"{labels} line {line}: bad box ({exc})") from exc
         samples.append(EndToEndSample(folder / row["file"], Box(x, y, x + w, y + h), normalize_plate(row["plate"])))
     return samples
 

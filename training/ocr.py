@@ -18,7 +18,15 @@ from pipeline.decode import decode_image
 from pipeline.recognize import input_width, to_recognizer_input
 from training.augment import augment_plate
 from training.config import load_config, save_config
-from training.datasets import OcrSample, apply_corrections, normalize_plate, read_corrections, read_ocr_set, split_of
+from training.datasets import (
+    OcrSample,
+    apply_corrections,
+    normalize_plate,
+    read_corrections,
+    read_csv,
+    read_ocr_set,
+    split_of,
+)
 from training.detector import resolve_device
 from training.errors import DatasetError
 from training.export import load_recognizer_weights
@@ -104,7 +112,7 @@ def width_loader(dataset: CropDataset, config: dict[str, Any], batch: int, full_
 def load_samples(config: dict[str, Any]) -> tuple[list[OcrSample], list[OcrSample]]:
     """Real crops split by hash, with label corrections applied; texts outside the charset or on the exclude list
     are left out."""
-    charset, excluded = set(config["charset"]), {normalize_plate(str(t)) for t in config.get("exclude_texts") or []}
+    charset, excluded = set(config["charset"]), excluded_texts(config)
     train: list[OcrSample] = []
     val: list[OcrSample] = []
     corrections = read_corrections(Path(config["corrections"])) if config.get("corrections") else {}
@@ -118,6 +126,16 @@ def load_samples(config: dict[str, Any]) -> tuple[list[OcrSample], list[OcrSampl
     if not train or not val:
         raise DatasetError("no usable crops for training and validation")
     return oversample(train, config.get("oversample") or {}), val
+
+
+def excluded_texts(config: dict[str, Any]) -> set[str]:
+    """`exclude_texts`, plus every plate of the label files in `exclude_label_files` (a `plate` or `text`
+    column): plates that are scored elsewhere must not be trained on, whichever crop set holds them."""
+    texts = [str(t) for t in config.get("exclude_texts") or []]
+    for path in config.get("exclude_label_files") or []:
+        rows = read_csv(Path(path), set())
+        texts += [row.get("plate") or row.get("text") or "" for row in rows]
+    return {normalize_plate(t) for t in texts} - {""}
 
 
 def oversample(samples: list[OcrSample], factors: dict[str, int]) -> list[OcrSample]:

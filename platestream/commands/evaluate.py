@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("--details", type=Path, metavar="CSV", help="write one row per image (label, read, ms)")
     parser.add_argument("--baseline", type=Path, metavar="CSV",
                         help="an earlier run's --details: which images changed, and is it more than chance")
+    parser.add_argument("--labels", type=Path, metavar="CSV",
+                        help="labels in that format kept elsewhere, paths relative to DIR (default DIR/labels.csv)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     add_reader_options(parser)
     parser.set_defaults(handler=run)
@@ -65,7 +67,7 @@ def write_details(path: Path, outcomes: list[SampleOutcome]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    samples = read_endtoend(args.folder)[: args.limit]
+    samples = read_endtoend(args.folder, args.labels)[: args.limit]
     missing = [s.path.name for s in samples if not s.path.is_file()]
     if missing:
         raise DatasetError(f"{len(missing)} labelled file(s) missing from {args.folder}, e.g. {missing[0]}")
