@@ -36,6 +36,12 @@ def confidence(log_prob_sum: float, length: int) -> float:
     return 100.0 * math.exp(log_prob_sum / max(length, 1))
 
 
+def best_confidence(raw: RawText) -> float:
+    """Confidence of the read's best string, as its candidates report it (0..100); 0 for an empty read."""
+    best = expand_alternatives(raw, 1)
+    return confidence(best[0][1], len(best[0][0])) if best else 0.0
+
+
 def candidates_for(raw: RawText, region: Region, config: PostprocessConfig) -> list[PlateCandidate]:
     """Ranked, de-duplicated candidates: those fitting a template first, then by confidence."""
     best: dict[str, PlateCandidate] = {}

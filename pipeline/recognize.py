@@ -7,7 +7,7 @@ its batch: batched recognition gives the same text as one crop at a time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -15,7 +15,8 @@ import numpy as np
 from engines import Engine, EngineMetadata
 from pipeline.ctc import ctc_log_likelihood
 from pipeline.errors import ReaderConfigError
-from pipeline.postprocess import confidence, expand_alternatives
+from pipeline.lines import TwoLineConfig, line_gap, split_lines, two_line_read
+from pipeline.postprocess import best_confidence, expand_alternatives
 from pipeline.records import CharGuess, PlateCrop, RawText
 from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, VIEWS
 
@@ -33,6 +34,7 @@ class RecognizerConfig:
     # Views after the first only for crops whose first read has at most this confidence (0..100; 100 = all):
     # a sure read gains nothing from a second look, and most reads are sure.
     views_up_to: float = DEFAULT_VIEWS_UP_TO
+    two_lines: TwoLineConfig = field(default_factory=TwoLineConfig)  # two-line plates read by line (pipeline.lines)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.views if name not in VIEWS]
@@ -107,12 +109,6 @@ def ctc_decode(probs: np.ndarray, alphabet: str, config: RecognizerConfig) -> Ra
     return RawText(tuple(chars))
 
 
-def best_confidence(raw: RawText) -> float:
-    """Confidence of the read's best string, as its candidates report it (0..100); 0 for an empty read."""
-    best = expand_alternatives(raw, 1)
-    return confidence(best[0][1], len(best[0][0])) if best else 0.0
-
-
 class Recognizer:
     """Turns crops into RawText with one forward pass per `max_batch` crops."""
 
@@ -129,19 +125,39 @@ class Recognizer:
 
     def read(self, crops: list[PlateCrop]) -> list[RawText]:
         """Each crop read in the first view; an unsure one also in the others, and then every string any view
-        read is scored by all."""
+        read is scored by all. A crop that looks like a two-line plate is also read line by line."""
         first, *others = self.config.views
         probs = self.probabilities([VIEWS[first](c.image) for c in crops])
         texts = [ctc_decode(p, self.alphabet, self.config) for p in probs]
-        if not others:
-            return texts
+        if others:
+            self.read_views(crops, probs, texts)
+        self.read_lines(crops, texts)
+        return texts
+
+    def read_views(self, crops: list[PlateCrop], probs: list[np.ndarray], texts: list[RawText]) -> None:
+        """Unsure reads (in `texts`, replaced in place) read again in the other views, and rescored."""
+        others = self.config.views[1:]
         unsure = [i for i, t in enumerate(texts) if best_confidence(t) <= self.config.views_up_to]
         more = [self.probabilities([VIEWS[name](crops[i].image) for i in unsure]) for name in others]
         for k, i in enumerate(unsure):
             views = [probs[i], *(view[k] for view in more)]
             reads = [texts[i], *(ctc_decode(p, self.alphabet, self.config) for p in views[1:])]
             texts[i] = RawText(texts[i].chars, self.rescore(views, reads))
-        return texts
+
+    def read_lines(self, crops: list[PlateCrop], texts: list[RawText]) -> None:
+        """Crops that look like two-line plates read line by line; where both lines read sure, their reads (top,
+        then bottom) replace the one-line read in `texts`."""
+        config = self.config.two_lines
+        gaps = [(i, row) for i, crop in enumerate(crops) if (row := line_gap(crop.image, config)) is not None]
+        if not gaps:
+            return
+        view = VIEWS[self.config.views[0]]
+        halves = [view(half) for i, row in gaps for half in split_lines(crops[i].image, row)]
+        lines = [ctc_decode(p, self.alphabet, self.config) for p in self.probabilities(halves)]
+        for k, (i, _) in enumerate(gaps):
+            top, bottom = lines[2 * k], lines[2 * k + 1]
+            if two_line_read(best_confidence(texts[i]), top, bottom, config):
+                texts[i] = RawText(top.chars + bottom.chars)
 
     def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """(T, 1 + len(alphabet)) per image. Images of the same input width go through together, so an image

@@ -13,6 +13,7 @@ from pipeline.crop import DEFAULT_MARGIN_X, DEFAULT_MARGIN_Y, CropMargins
 from pipeline.decode import DEFAULT_MAX_PIXELS
 from pipeline.detect import DEFAULT_EXTRA_SIZES, DetectorConfig
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
+from pipeline.lines import TwoLineConfig
 from pipeline.postprocess import PostprocessConfig, TemplatePolicy
 from pipeline.reader import ReaderConfig, merge_regions
 from pipeline.recognize import RecognizerConfig
@@ -48,6 +49,8 @@ class CoreSettings(BaseSettings):
         f"({', '.join(VIEW_NAMES)}); with more than one, every read string is scored on all of them")
     read_views_up_to: float = Field(DEFAULT_VIEWS_UP_TO, ge=0.0, le=100.0, description="views after the first only "
                                     "for crops whose first read has at most this confidence; 100 = every crop")
+    read_two_lines: bool = Field(True, description="crops that look like two-line plates are also read line by "
+                                 "line (pipeline.lines); false = every crop read as one line")
     crop_margin_x: float = Field(DEFAULT_MARGIN_X, ge=-0.4, le=1.0,
                                  description="share of the box width added on each side before reading (<0 trims)")
     crop_margin_y: float = Field(DEFAULT_MARGIN_Y, ge=-0.4, le=1.0,
@@ -76,7 +79,8 @@ class CoreSettings(BaseSettings):
         return ReaderConfig(
             detector=DetectorConfig(self.detector_imgsz, self.detector_confidence, self.detector_iou,
                                     extra_sizes=self.detector_extra_sizes),
-            recognizer=RecognizerConfig(views=self.read_views, views_up_to=self.read_views_up_to),
+            recognizer=RecognizerConfig(views=self.read_views, views_up_to=self.read_views_up_to,
+                                        two_lines=TwoLineConfig(enabled=self.read_two_lines)),
             postprocess=PostprocessConfig(top_n=self.top_n),
             crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y),
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),

@@ -15,8 +15,8 @@ from pipeline.crop import whole_image_crop
 from pipeline.ctc import ctc_log_likelihood
 from pipeline.errors import ReaderConfigError
 from pipeline.formats import load_regions
-from pipeline.postprocess import PostprocessConfig, candidates_for
-from pipeline.recognize import Recognizer, RecognizerConfig, best_confidence
+from pipeline.postprocess import PostprocessConfig, best_confidence, candidates_for
+from pipeline.recognize import Recognizer, RecognizerConfig
 from pipeline.views import VIEWS, contrast, pad, trim, wide
 from tests.conftest import load_frame, ocr_rows
 

@@ -23,6 +23,8 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
                        help="test-time views of each plate crop, comma-separated, e.g. plain,wide,contrast")
     group.add_argument("--views-up-to", dest="read_views_up_to", type=float,
                        help="views after the first only for reads of at most this confidence (100 = all)")
+    group.add_argument("--one-line", dest="read_two_lines", action="store_const", const=False,
+                       help="read every crop as one line (no line-by-line reading of two-line plates)")
     group.add_argument("--max-pixels", dest="max_pixels", type=int, help="refuse larger images")
 
 
