@@ -19,8 +19,7 @@ from training.evaluate import read_for_label
 
 LABELS = Path(__file__).resolve().parents[1] / "training" / "labels" / "plates-detect-val.csv"
 # hand-read two-line plates of plates-detect/val that a one-line read gets wrong
-TWO_LINE = {"openlpr_1104.jpg": "LZO9877", "openlpr_1437.jpg": "RIX5793", "openlpr_2379.jpg": "BA257480",
-            "openlpr_780.jpg": "P936EAB"}
+TWO_LINE = {"openlpr_1104.jpg": "LZO9877", "openlpr_1437.jpg": "RIX5793", "openlpr_2379.jpg": "BA257480"}
 
 
 def drawn_lines(rows: int) -> np.ndarray:

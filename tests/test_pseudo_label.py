@@ -18,8 +18,8 @@ from training.errors import DatasetError
 from training.ocr import excluded_texts
 from training.pseudo_label import PseudoConfig, label_file, write_pseudo_set
 
-# plates-detect training photos of clear plates (UK, EU, Indian) that every framing reads the same
-CLEAR = {"openlpr_10": "CV58VP", "openlpr_1018": "AD56LNJ", "openlpr_1026": "S2000UK"}
+# plates-detect training photos of clear British plates that every framing reads the same
+CLEAR = {"openlpr_10": "CV58VP", "openlpr_1018": "AD56LNJ", "openlpr_102": "SME950C"}
 LABELLED_VAL = Path(__file__).resolve().parents[1] / "training" / "labels" / "plates-detect-val.csv"
 
 
