@@ -72,6 +72,10 @@ def test_cli_writes_the_set_and_refuses_an_empty_folder(detect_dir: Path, tmp_pa
     assert done.returncode == 0, done.stderr
     assert "1 photos, 1 plates, 1 kept" in done.stdout
     assert [r["text"] for r in csv.DictReader((tmp_path / "out" / "labels.csv").open())] == ["CV58VP"]
+    (source / "images" / "train" / "broken.jpg").write_bytes(b"not a jpeg")  # skipped, and said so
+    again = platestream("pseudo-label", source, tmp_path / "out3")
+    assert again.returncode == 0 and "1 photos, 1 plates, 1 kept" in again.stdout
+    assert "1 unreadable file(s) skipped" in again.stdout and "broken.jpg" in again.stderr
     (tmp_path / "empty").mkdir()
     refused = platestream("pseudo-label", tmp_path / "empty", tmp_path / "out2")
     assert refused.returncode == 2 and "no images under" in refused.stderr

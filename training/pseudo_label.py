@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -21,6 +21,7 @@ import cv2
 from pipeline.crop import CropMargins, crop_plate
 from pipeline.decode import decode_image
 from pipeline.detect import detect
+from pipeline.errors import ImageError
 from pipeline.postprocess import candidates_for
 from pipeline.reader import PlateReader
 from pipeline.records import Box, Detection, Frame
@@ -51,6 +52,7 @@ class PseudoReport:
     images: int = 0
     plates: int = 0
     kept: int = 0
+    unreadable: list[str] = field(default_factory=list)  # image files that could not be decoded: skipped
 
 
 def source_images(folder: Path) -> list[Path]:
@@ -97,7 +99,11 @@ def pseudo_crops(reader: PlateReader, folder: Path, config: PseudoConfig,
                  report: PseudoReport) -> Iterator[tuple[str, Frame, Box, str]]:
     """(crop name, frame, box, text) for every plate kept."""
     for image in source_images(folder):
-        frame = decode_image(image.read_bytes(), image.name)
+        try:
+            frame = decode_image(image.read_bytes(), image.name)
+        except (ImageError, OSError) as exc:  # one bad file in a folder of thousands must not stop the run
+            report.unreadable.append(f"{image.name}: {exc}")
+            continue
         report.images += 1
         for k, box in enumerate(plate_boxes(reader, image, frame)):
             report.plates += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from platestream.commands.common import add_reader_options, build_reader, settings_from
@@ -29,5 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     config = PseudoConfig(min_confidence=args.min_confidence, region=args.label_region)
     report = write_pseudo_set(build_reader(settings_from(args)), args.source, args.out, config)
-    print(f"{report.images} photos, {report.plates} plates, {report.kept} kept -> {args.out / 'labels.csv'}")
+    for problem in report.unreadable:
+        print(f"platestream: skipped {problem}", file=sys.stderr)
+    print(f"{report.images} photos, {report.plates} plates, {report.kept} kept -> {args.out / 'labels.csv'}"
+          + (f"; {len(report.unreadable)} unreadable file(s) skipped" if report.unreadable else ""))
     return 0
