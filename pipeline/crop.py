@@ -41,10 +41,16 @@ def plate_box(box: Box, width: int, height: int, margins: CropMargins = CropMarg
     return Box(x1, y1, max(x2, min(width, x1 + 1)), max(y2, min(height, y1 + 1)))
 
 
+def cut(frame: Frame, box: Box) -> np.ndarray:
+    return frame.image[int(box.y1) : int(box.y2), int(box.x1) : int(box.x2)]
+
+
 def crop_plate(frame: Frame, detection: Detection, margins: CropMargins = CropMargins()) -> PlateCrop:
     box = plate_box(detection.box, frame.width, frame.height, margins)
-    image = frame.image[int(box.y1) : int(box.y2), int(box.x1) : int(box.x2)]
-    return PlateCrop(detection=detection, box=box, image=image)
+    crop = PlateCrop(detection=detection, box=box, image=cut(frame, box))
+    if margins.y < 0:
+        crop.full_height = cut(frame, plate_box(detection.box, frame.width, frame.height, CropMargins(margins.x, 0.0)))
+    return crop
 
 
 def whole_image_crop(image: np.ndarray) -> PlateCrop:

@@ -148,11 +148,12 @@ class Recognizer:
         """Crops that look like two-line plates read line by line; where both lines read sure, their reads (top,
         then bottom) replace the one-line read in `texts`."""
         config = self.config.two_lines
-        gaps = [(i, row) for i, crop in enumerate(crops) if (row := line_gap(crop.image, config)) is not None]
+        images = [crop.image if crop.full_height is None else crop.full_height for crop in crops]
+        gaps = [(i, row) for i, image in enumerate(images) if (row := line_gap(image, config)) is not None]
         if not gaps:
             return
         view = VIEWS[self.config.views[0]]
-        halves = [view(half) for i, row in gaps for half in split_lines(crops[i].image, row)]
+        halves = [view(half) for i, row in gaps for half in split_lines(images[i], row)]
         lines = [ctc_decode(p, self.alphabet, self.config) for p in self.probabilities(halves)]
         for k, (i, _) in enumerate(gaps):
             top, bottom = lines[2 * k], lines[2 * k + 1]

@@ -64,6 +64,9 @@ class PlateCrop:
     detection: Detection
     box: Box  # the region cut: the detector's box with the crop margins applied, in whole pixels
     image: np.ndarray  # RGB pixels of `box`
+    # The box at the detector's own height, where the margins trim it: a two-line plate's lines are looked for
+    # here, as the trim that fits one-line plates cuts into their top and bottom lines. None: use `image`.
+    full_height: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from training.evaluate import read_for_label
 
 LABELS = Path(__file__).resolve().parents[1] / "training" / "labels" / "plates-detect-val.csv"
 # hand-read two-line plates of plates-detect/val that a one-line read gets wrong
-TWO_LINE = {"openlpr_1104.jpg": "LZO9877", "openlpr_1437.jpg": "RIX5793", "openlpr_2379.jpg": "BA257480"}
+TWO_LINE = {"openlpr_1104.jpg": "LZO9877", "openlpr_1437.jpg": "RIX5793", "openlpr_2379.jpg": "BA257480",
+            "openlpr_1127.jpg": "LWD727", "openlpr_1455.jpg": "LRH5486", "openlpr_881.jpg": "MC51OFW"}
 
 
 def drawn_lines(rows: int) -> np.ndarray:
