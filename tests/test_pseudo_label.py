@@ -45,7 +45,8 @@ def test_sure_reads_become_a_crop_set(service_reader: PlateReader, detect_dir: P
     report = write_pseudo_set(service_reader, source, tmp_path / "out", PseudoConfig())
     assert (report.images, report.plates) == (4, 4)
     samples = read_ocr_set(tmp_path / "out")
-    assert {s.path.stem.rsplit("_", 1)[0]: s.text for s in samples} == CLEAR  # the fourth is two-line: left out
+    # the fourth is two-line: left out; names keep the photo's path under the source folder
+    assert {s.path.name: s.text for s in samples} == {f"images__train__{k}_0.png": v for k, v in CLEAR.items()}
     assert report.kept == 3 and {s.region for s in samples} == {"pseudo"}
     for sample in samples:  # each saved crop still reads as its label: it is the region the product reads
         raw = service_reader.recognizer.read([whole_image_crop(load_frame(sample.path).image)])[0]

@@ -1,5 +1,5 @@
 """Pseudo-labels: plate crops of unlabelled camera photos, read by the shipped engines and kept only where every
-crop variant gives the same sure read (`platestream train pseudo-label`).
+crop variant gives the same sure read (`platestream pseudo-label`).
 
 Hand-labelled plate text is scarce (plates-ocr has no European or British plate), while photos with plate boxes, or
 plain camera frames, are not. A plate the recognizer reads the same under nine framings at high confidence is
@@ -29,10 +29,10 @@ from training.datasets import yolo_boxes
 from training.errors import DatasetError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-# Framings a plate is read under: width as detected or 3% narrower / wider at each side, height trimmed 4-16%
-# per side (the product reads at 10%). A read that survives all nine does not hang on where the box edge fell.
 DEFAULT_MIN_CONFIDENCE = 97.0
 DEFAULT_REGION = "pseudo"
+# Framings a plate is read under: width as detected or 3% narrower / wider at each side, height trimmed 4-16%
+# per side (the product reads at 10%). A read that survives all nine does not hang on where the box edge fell.
 DEFAULT_VARIANTS = tuple(CropMargins(x, y) for x, y in itertools.product((-0.03, 0.0, 0.03), (-0.04, -0.1, -0.16)))
 
 
@@ -112,7 +112,8 @@ def pseudo_crops(reader: PlateReader, folder: Path, config: PseudoConfig,
             text = agreed_read(reader, frame, box, config)
             if text is not None:
                 report.kept += 1
-                yield f"{image.stem}_{k}.png", frame, box, text
+                # named after the photo's path under `folder`: photos of one name in two subfolders stay apart
+                yield "__".join(image.relative_to(folder).with_suffix("").parts) + f"_{k}.png", frame, box, text
 
 
 def write_pseudo_set(reader: PlateReader, folder: Path, out: Path, config: PseudoConfig) -> PseudoReport:
