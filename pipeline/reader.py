@@ -80,14 +80,18 @@ class PlateReader:
         detected = time.perf_counter()
         margins = self.config.crop_margins
         crops = [[crop_plate(f, d, margins) for d in ds] for f, ds in zip(frames, detections, strict=True)]
-        texts = iter(self.recognizer.read([c for per_frame in crops for c in per_frame]))
+        plate_reads = iter(self.read_crops([c for per_frame in crops for c in per_frame]))
         finished = time.perf_counter()
         elapsed_ms = (finished - started) * 1000 / max(len(frames), 1)  # batch time, shared out
         results = []
         for frame, frame_crops in zip(frames, crops, strict=True):
-            reads = [r for c in frame_crops if (r := self._plate_read(c, next(texts))) is not None]
+            reads = [r for _ in frame_crops if (r := next(plate_reads)) is not None]
             results.append(FrameResult(frame.source, frame.width, frame.height, reads, round(elapsed_ms, 2)))
         return results, StageTimes(detect_s=detected - started, recognize_s=finished - detected)
+
+    def read_crops(self, crops: list[PlateCrop]) -> list[PlateRead | None]:
+        """Plate crops recognized at once and put through the format rules; None where nothing is reported."""
+        return [self._plate_read(c, raw) for c, raw in zip(crops, self.recognizer.read(crops), strict=True)]
 
     def _plate_read(self, crop: PlateCrop, raw: RawText) -> PlateRead | None:
         candidates = candidates_for(raw, self.region, self.config.postprocess)

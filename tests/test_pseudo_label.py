@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from pipeline.crop import whole_image_crop
-from pipeline.postprocess import candidates_for
 from pipeline.reader import PlateReader
 from tests.conftest import load_frame
 from tests.test_cli import platestream
@@ -49,8 +48,8 @@ def test_sure_reads_become_a_crop_set(service_reader: PlateReader, detect_dir: P
     assert {s.path.name: s.text for s in samples} == {f"images__train__{k}_0.png": v for k, v in CLEAR.items()}
     assert report.kept == 3 and {s.region for s in samples} == {"pseudo"}
     for sample in samples:  # each saved crop still reads as its label: it is the region the product reads
-        raw = service_reader.recognizer.read([whole_image_crop(load_frame(sample.path).image)])[0]
-        assert candidates_for(raw, service_reader.region, service_reader.config.postprocess)[0].plate == sample.text
+        read = service_reader.read_crops([whole_image_crop(load_frame(sample.path).image)])[0]
+        assert read is not None and read.plate == sample.text
 
     strict = write_pseudo_set(service_reader, source, tmp_path / "none", PseudoConfig(min_confidence=100.1))
     assert strict.kept == 0 and read_ocr_set(tmp_path / "none") == []

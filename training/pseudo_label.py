@@ -22,7 +22,6 @@ from pipeline.crop import CropMargins, crop_plate
 from pipeline.decode import decode_image
 from pipeline.detect import detect
 from pipeline.errors import ImageError
-from pipeline.postprocess import candidates_for
 from pipeline.reader import PlateReader
 from pipeline.records import Box, Detection, Frame
 from training.datasets import yolo_boxes
@@ -84,14 +83,11 @@ def plate_boxes(reader: PlateReader, image: Path, frame: Frame) -> list[Box]:
 
 def agreed_read(reader: PlateReader, frame: Frame, box: Box, config: PseudoConfig) -> str | None:
     """The plate every variant reads, each at least `min_confidence` sure; None when any disagrees or doubts."""
-    crops = [crop_plate(frame, Detection(box, 1.0), margins) for margins in config.variants]
-    reads = set()
-    for raw in reader.recognizer.read(crops):
-        candidates = candidates_for(raw, reader.region, reader.config.postprocess)
-        if not candidates or candidates[0].confidence < config.min_confidence:
-            return None
-        reads.add(candidates[0].plate)
-    text = reads.pop() if len(reads) == 1 else None
+    reads = reader.read_crops([crop_plate(frame, Detection(box, 1.0), margins) for margins in config.variants])
+    if any(read is None or read.confidence < config.min_confidence for read in reads):
+        return None
+    texts = {read.plate for read in reads if read is not None}
+    text = texts.pop() if len(texts) == 1 else None
     return text if text is not None and len(text) >= config.min_length else None
 
 
