@@ -30,6 +30,7 @@ from training.datasets import (
 from training.detector import resolve_device
 from training.errors import DatasetError
 from training.export import load_recognizer_weights
+from training.reorder import CharacterSpans, locate_characters, rotate_characters
 from training.tracking import Tracker, tracked
 
 
@@ -42,15 +43,23 @@ class CropDataset(Dataset[tuple[np.ndarray, list[int]]]):
         self.index = {c: i + 1 for i, c in enumerate(charset)}  # 0 is the CTC blank
         self.images = [decode_image(s.path.read_bytes(), str(s.path)).image for s in samples]
         self.rng = np.random.default_rng(seed)
+        self.spans: list[CharacterSpans | None] = [None] * len(samples)
+        self.reorder = 0.0
+
+    def enable_reorder(self, spans: list[CharacterSpans | None], share: float) -> None:
+        """Rotate the characters of a share of the crops whose spans are known (training.reorder)."""
+        self.spans, self.reorder = spans, share
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, list[int]]:
-        image = self.images[i]
+        image, text, spans = self.images[i], self.samples[i].text, self.spans[i]
+        if self.augment and spans is not None and self.rng.random() < self.reorder:
+            image, text = rotate_characters(image, spans, text, int(self.rng.integers(1, len(text))))
         if self.augment:
             image = augment_plate(image, self.rng, self.camera, self.jitter, self.stretch)
-        return image, [self.index[c] for c in self.samples[i].text]
+        return image, [self.index[c] for c in text]
 
 
 class WidthBatches(Sampler[list[int]]):
@@ -186,6 +195,23 @@ def initial_network(charset: str, init: str | None = None) -> RecognizerNet:
     return net
 
 
+def character_spans(net: RecognizerNet, dataset: CropDataset, config: dict[str, Any],
+                    device: str) -> list[CharacterSpans | None]:
+    """Where the characters of each crop lie, as the initial network reads them; None for crops of the regions in
+    `reorder_skip` (Chinese plates: the province always comes first) and for crops it misreads."""
+    skip = set(config.get("reorder_skip") or [])
+    known: dict[Path, CharacterSpans | None] = {}  # oversampled crops repeat
+    net.eval()
+    for sample, image in zip(tqdm(dataset.samples, desc="character spans", unit="crop"), dataset.images, strict=True):
+        if sample.path not in known and sample.region.split("-")[0] not in skip:
+            known[sample.path] = locate_characters(net.cpu(), image, sample.text, config["charset"],
+                                                   config["height"], config["width"])
+    net.to(device).train()
+    spans = [known.get(s.path) for s in dataset.samples]
+    print(f"reorder: character spans for {sum(s is not None for s in spans)} of {len(spans)} training crops")
+    return spans
+
+
 def greedy_texts(logits: torch.Tensor, charset: str) -> list[str]:
     texts = []
     for row in logits.argmax(dim=2).tolist():
@@ -238,11 +264,13 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
     full_width = float(config.get("full_width", 1.0))
     jitter = float(config.get("jitter", 0.08))
     dataset = CropDataset(train, charset, True, seed, camera, jitter, float(config.get("stretch") or 0.0))
+    net = initial_network(charset, config.get("init")).to(device)
+    if float(config.get("reorder") or 0.0) > 0:
+        dataset.enable_reorder(character_spans(net, dataset, config, device), float(config["reorder"]))
     start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
     loader = width_loader(dataset, config, config["batch"], full_width, seed, epoch=start)
     # held-out crops are read as inference reads them: each at its own width
     val_loader = width_loader(CropDataset(val, charset, False, 0), config, 64, 0.0, 0, shuffle=False)
-    net = initial_network(charset, config.get("init")).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
     # A resumed run continues its learning-rate schedule; one whose epochs were raised gets a fresh
     # one-cycle schedule over the epochs left.
