@@ -18,7 +18,8 @@ from pipeline.errors import ReaderConfigError
 from pipeline.lines import TwoLineConfig, line_gap, split_lines, two_line_read
 from pipeline.postprocess import best_confidence, expand_alternatives
 from pipeline.records import CharGuess, PlateCrop, RawText
-from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, VIEWS
+from pipeline.turn import turn_crop, turn_text
+from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, TURN, VIEW_NAMES, VIEWS
 
 PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -37,9 +38,12 @@ class RecognizerConfig:
     two_lines: TwoLineConfig = field(default_factory=TwoLineConfig)  # two-line plates read by line (pipeline.lines)
 
     def __post_init__(self) -> None:
-        unknown = [name for name in self.views if name not in VIEWS]
+        unknown = [name for name in self.views if name not in VIEW_NAMES]
         if unknown or not self.views:
-            raise ReaderConfigError(f"unknown view(s) {', '.join(unknown) or '(none)'}; known: {', '.join(VIEWS)}")
+            raise ReaderConfigError(f"unknown view(s) {', '.join(unknown) or '(none)'}; known: {', '.join(VIEW_NAMES)}")
+        if self.views[0] == TURN:
+            raise ReaderConfigError(f"'{TURN}' cannot be the first view: it turns the crop where the first read "
+                                    "found the characters")
 
 
 WIDTH_STEP = 32  # input widths are rounded up to this: few distinct shapes, so batches stay large
@@ -136,13 +140,40 @@ class Recognizer:
 
     def read_views(self, crops: list[PlateCrop], probs: list[np.ndarray], texts: list[RawText]) -> None:
         """Unsure reads (in `texts`, replaced in place) read again in the other views, and rescored."""
-        others = self.config.views[1:]
         unsure = [i for i, t in enumerate(texts) if best_confidence(t) <= self.config.views_up_to]
-        more = [self.probabilities([VIEWS[name](crops[i].image) for i in unsure]) for name in others]
+        # per unsure crop: each view's probabilities, and how many characters that view moved to the back
+        views: list[list[tuple[np.ndarray, int]]] = [[(probs[i], 0)] for i in unsure]
+        for name in self.config.views[1:]:
+            if name == TURN:
+                self.read_turned(crops, probs, unsure, views)
+                continue
+            for k, p in enumerate(self.probabilities([VIEWS[name](crops[i].image) for i in unsure])):
+                views[k].append((p, 0))
         for k, i in enumerate(unsure):
-            views = [probs[i], *(view[k] for view in more)]
-            reads = [texts[i], *(ctc_decode(p, self.alphabet, self.config) for p in views[1:])]
-            texts[i] = RawText(texts[i].chars, self.rescore(views, reads))
+            reads = [texts[i], *(self.decode_turned(p, moved) for p, moved in views[k][1:])]
+            texts[i] = RawText(texts[i].chars, self.rescore(views[k], reads))
+
+    def read_turned(self, crops: list[PlateCrop], probs: list[np.ndarray], unsure: list[int],
+                    views: list[list[tuple[np.ndarray, int]]]) -> None:
+        """The `turn` view (pipeline.turn) of the unsure crops whose first read is long enough to turn."""
+        first = VIEWS[self.config.views[0]]
+        turned = []
+        for k, i in enumerate(unsure):
+            image = first(crops[i].image)
+            width = input_width(image, self.height, self.width) if self.dynamic_width else self.width
+            pixels_per_frame = (width / len(probs[i])) * (image.shape[1] / content_width(image, self.height, width))
+            if (turn := turn_crop(image, probs[i], pixels_per_frame)) is not None:
+                turned.append((k, *turn))
+        read = self.probabilities([image for _, image, _ in turned])
+        for (k, _, moved), p in zip(turned, read, strict=True):
+            views[k].append((p, moved))
+
+    def decode_turned(self, probs: np.ndarray, moved: int) -> RawText:
+        """A view's read in plate order: the characters it moved to the back put in front again."""
+        raw = ctc_decode(probs, self.alphabet, self.config)
+        if 0 < moved < len(raw.chars):
+            return RawText(raw.chars[-moved:] + raw.chars[:-moved])
+        return raw
 
     def read_lines(self, crops: list[PlateCrop], texts: list[RawText]) -> None:
         """Crops that look like two-line plates read line by line; where both lines read sure, their reads (top,
@@ -175,10 +206,12 @@ class Recognizer:
                 out.update(zip(chunk, softmax(self.engine.infer(batch)) @ self.fold, strict=True))
         return [out[i] for i in range(len(images))]
 
-    def rescore(self, views: list[np.ndarray], reads: list[RawText]) -> tuple[tuple[str, float], ...]:
-        """The strings each view read (`reads`, decoded from `views`), scored on every view."""
+    def rescore(self, views: list[tuple[np.ndarray, int]], reads: list[RawText]) -> tuple[tuple[str, float], ...]:
+        """The strings each view read (`reads`, in plate order), scored on every view: on a turned one (a view
+        that moved characters to the back), as that view shows them."""
         pool = sorted({text for raw in reads for text, _ in expand_alternatives(raw, self.config.view_pool)})
         if not pool:
             return ()
-        scores = np.mean([ctc_log_likelihood(probs, pool, self.alphabet) for probs in views], axis=0)
+        scores = np.mean([ctc_log_likelihood(probs, [turn_text(t, moved) for t in pool], self.alphabet)
+                          for probs, moved in views], axis=0)
         return tuple(sorted(zip(pool, scores.tolist(), strict=True), key=lambda pair: -pair[1]))

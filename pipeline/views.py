@@ -2,7 +2,8 @@
 
 The recognizer misreads a character when the crop happens to sit badly for it (a cut edge, a stroke merged by
 the resize, low contrast). Reading several variants and scoring every candidate by its CTC likelihood summed over
-them (`pipeline.ctc`) lets the variants outvote one bad look. Each view is a pure function of the crop.
+them (`pipeline.ctc`) lets the variants outvote one bad look. Each view here is a pure function of the crop;
+`turn` (pipeline.turn) also needs the first view's read, to know where the characters are.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal, get_args
 import cv2
 import numpy as np
 
-ViewName = Literal["plain", "wide", "trim", "pad", "contrast"]
+ViewName = Literal["plain", "wide", "trim", "pad", "contrast", "turn"]
 VIEW_NAMES: tuple[str, ...] = get_args(ViewName)
 EDGE_SHARE = 0.03  # of the crop width, cut or added on each side by `trim` / `pad`
 DEFAULT_VIEWS: tuple[ViewName, ...] = ("plain", "wide")
@@ -55,4 +56,5 @@ def contrast(crop: np.ndarray) -> np.ndarray:
 VIEWS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "plain": plain, "wide": wide, "trim": trim, "pad": pad, "contrast": contrast,
 }
-assert tuple(VIEWS) == VIEW_NAMES
+TURN = "turn"  # read by pipeline.recognize from the first view's read; never the first view itself
+assert (*VIEWS, TURN) == VIEW_NAMES

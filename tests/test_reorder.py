@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.turn import CharacterSpans, emission_centres
 from platestream.models import SHIPPED_MODELS
 from tests.conftest import load_frame, ocr_rows
 from training.datasets import OcrSample
 from training.export import load_recognizer_weights
 from training.ocr import CropDataset
-from training.reorder import CharacterSpans, emission_centres, locate_characters, rotate_characters
+from training.reorder import locate_characters, reorder_crop
 
 
 def test_emission_centres_follow_greedy_ctc_decoding() -> None:
@@ -28,11 +29,11 @@ def test_rotation_moves_leading_characters_behind_the_rest_and_keeps_the_margins
     # columns 0-1 margin, characters A B C D at 2-3, 4-5, 6-7, 8-9, margin 10-11; each column holds its index
     image = np.tile(np.arange(12, dtype=np.uint8), (3, 1))
     spans = CharacterSpans(left=2, cuts=(4, 6, 8), right=10)
-    rotated, text = rotate_characters(image, spans, "ABCD", 1)
+    rotated, text = reorder_crop(image, spans, "ABCD", 1)
     assert text == "BCDA"
     assert rotated.shape == image.shape
     assert rotated[0].tolist() == [0, 1, 4, 5, 6, 7, 8, 9, 2, 3, 10, 11]
-    assert rotate_characters(image, spans, "ABCD", 3)[1] == "DABC"
+    assert reorder_crop(image, spans, "ABCD", 3)[1] == "DABC"
 
 
 def test_real_crops_rotate_into_plates_the_recognizer_reads(ocr_dir: Path) -> None:
@@ -50,7 +51,7 @@ def test_real_crops_rotate_into_plates_the_recognizer_reads(ocr_dir: Path) -> No
         located += 1
         assert 0 <= spans.left < spans.cuts[0] and spans.cuts[-1] < spans.right <= image.shape[1]
         k = len(text) // 2
-        rotated, rotated_text = rotate_characters(image, spans, text, k)
+        rotated, rotated_text = reorder_crop(image, spans, text, k)
         read += locate_characters(net, rotated, rotated_text, charset, 64, 256) is not None
     assert located >= 18  # the shipped recognizer reads most close-ups exactly, which locating requires
     assert read >= 0.75 * located

@@ -17,8 +17,10 @@ from pipeline.errors import ReaderConfigError
 from pipeline.formats import load_regions
 from pipeline.postprocess import PostprocessConfig, best_confidence, candidates_for
 from pipeline.recognize import Recognizer, RecognizerConfig
+from pipeline.turn import turn_crop, turn_text
 from pipeline.views import VIEWS, contrast, pad, trim, wide
 from tests.conftest import load_frame, ocr_rows
+from training.datasets import normalize_plate
 
 
 def collapse(path: tuple[int, ...], alphabet: str) -> str:
@@ -98,3 +100,49 @@ def test_only_unsure_reads_get_a_second_look(recognizer: Engine, ocr_dir: Path) 
     for plain, read in zip(first, cascade, strict=True):
         assert read.chars == plain.chars  # the first view's decoding is kept either way
         assert bool(read.scored) == (best_confidence(plain) <= middle)
+
+
+def test_turn_needs_a_first_read_to_turn() -> None:
+    with pytest.raises(ReaderConfigError, match="first view"):
+        RecognizerConfig(views=("turn", "plain"))
+    assert RecognizerConfig(views=("plain", "turn")).views == ("plain", "turn")
+
+
+def test_turn_moves_the_first_half_of_the_characters_behind_the_rest() -> None:
+    assert turn_text("ABC1234", 3) == "1234ABC"
+    # five characters 10 frames apart, the first centred on frame 4; 2 pixels per frame
+    probs = np.zeros((50, 6))
+    probs[:, 0] = 1.0
+    for k in range(5):
+        probs[4 + 10 * k] = np.eye(6)[k + 1]
+    image = np.tile(np.arange(100, dtype=np.uint8), (4, 1))
+    turned = turn_crop(image, probs, pixels_per_frame=2.0)
+    assert turned is not None
+    rotated, moved = turned
+    assert moved == 2
+    # centres at x = 9, 29, 49, 69, 89: characters span 0-19, 19-39, ... and the cut after the second is at 39
+    assert rotated[0].tolist() == [*range(39, 99), *range(0, 39), 99]
+    assert turn_crop(image, probs[:30], pixels_per_frame=2.0) is None  # three characters: too short to turn
+
+
+@pytest.mark.parametrize("region", ["br", "us"])
+def test_turned_view_reads_the_plate_and_scores_strings_as_it_shows_them(recognizer: Engine, ocr_dir: Path,
+                                                                         region: str) -> None:
+    rows = ocr_rows(region, 8)
+    crops = [whole_image_crop(load_frame(ocr_dir / r["file"]).image) for r in rows]
+    reader = Recognizer(recognizer, RecognizerConfig(views=("plain", "turn"), views_up_to=100))
+    probs = reader.probabilities([crop.image for crop in crops])
+    views: list[list[tuple[np.ndarray, int]]] = [[(p, 0)] for p in probs]
+    reader.read_turned(crops, probs, list(range(len(crops))), views)
+    turned_right = 0
+    for row, crop_views, read in zip(rows, views, reader.read(crops), strict=True):
+        assert len(crop_views) == 2  # plates of 7 characters: all turned
+        (plain_probs, _), (turned_probs, moved) = crop_views
+        assert moved == len(read.chars) // 2
+        turned_right += reader.decode_turned(turned_probs, moved).text == normalize_plate(row["text"])
+        texts = [text for text, _ in read.scored]
+        mean = np.mean([ctc_log_likelihood(plain_probs, texts, reader.alphabet),
+                        ctc_log_likelihood(turned_probs, [turn_text(t, moved) for t in texts], reader.alphabet)],
+                       axis=0)
+        assert [score for _, score in read.scored] == pytest.approx(mean.tolist())
+    assert turned_right >= 5  # read in plate order again, the turned crop gives the plate (a wrong order: none)

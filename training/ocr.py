@@ -16,6 +16,7 @@ from tqdm import tqdm
 from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, strip_data_parallel
 from pipeline.decode import decode_image
 from pipeline.recognize import input_width, to_recognizer_input
+from pipeline.turn import CharacterSpans
 from training.augment import augment_plate
 from training.config import load_config, save_config
 from training.datasets import (
@@ -30,7 +31,7 @@ from training.datasets import (
 from training.detector import resolve_device
 from training.errors import DatasetError
 from training.export import load_recognizer_weights
-from training.reorder import CharacterSpans, locate_characters, rotate_characters
+from training.reorder import locate_characters, reorder_crop
 from training.tracking import Tracker, tracked
 
 
@@ -56,7 +57,7 @@ class CropDataset(Dataset[tuple[np.ndarray, list[int]]]):
     def __getitem__(self, i: int) -> tuple[np.ndarray, list[int]]:
         image, text, spans = self.images[i], self.samples[i].text, self.spans[i]
         if self.augment and spans is not None and self.rng.random() < self.reorder:
-            image, text = rotate_characters(image, spans, text, int(self.rng.integers(1, len(text))))
+            image, text = reorder_crop(image, spans, text, int(self.rng.integers(1, len(text))))
         if self.augment:
             image = augment_plate(image, self.rng, self.camera, self.jitter, self.stretch)
         return image, [self.index[c] for c in text]
