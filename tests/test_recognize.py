@@ -97,7 +97,7 @@ def test_shipped_recognizer_reads_held_out_crops(recognizer: Engine, ocr_dir: Pa
     from training.evaluate_ocr import evaluate_crops
 
     held_out = [s for s in read_ocr_set(ocr_dir) if split_of(s.path.name, 0.15) == "val"][::3]
-    report = evaluate_crops(Recognizer(recognizer, RecognizerConfig()), held_out, load_regions()["generic"])
+    report, _ = evaluate_crops(Recognizer(recognizer, RecognizerConfig()), held_out, load_regions()["generic"])
     assert report.crops > 200
     assert report.exact >= 0.9, report
     assert report.regions["br"].exact >= 0.9 and report.regions["cn"].exact >= 0.9, report

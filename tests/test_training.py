@@ -350,6 +350,14 @@ def test_label_corrections_fix_named_labels_only(
                  "--json", str(tmp_path / "ocr.json")]) == 0
     assert "1 label(s) corrected" in capsys.readouterr().out
     assert json.loads((tmp_path / "ocr.json").read_text())["crops"] == 32
+    capsys.readouterr()
+    details = tmp_path / "crops.csv"
+    assert main(["eval-ocr", str(folder), "--split", "all", "--details", str(details)]) == 0
+    rows = list(csv.DictReader(details.open()))
+    assert len(rows) == 32 and set(rows[0]) == {"file", "label", "predicted", "region", "exact"}
+    exact = sum(r["exact"] == "True" for r in rows)
+    assert main(["eval-ocr", str(folder), "--split", "all", "--baseline", str(details)]) == 0
+    assert f"on 32 crops: exact {exact} -> {exact}; 0 newly right, 0 newly wrong" in capsys.readouterr().out
     (tmp_path / "bad.csv").write_text("file,text\nx.jpg,ABC\n")
     assert main(["eval-ocr", str(folder), "--corrections", str(tmp_path / "bad.csv")]) == 2
     assert "missing column(s) label" in capsys.readouterr().err

@@ -8,13 +8,14 @@ right and the other wrong decide it (McNemar's exact test); the images both get 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel
 
 from training.datasets import read_csv
 from training.errors import DatasetError
-from training.evaluate import SampleOutcome
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -36,8 +37,19 @@ def mcnemar_p(gained: int, lost: int) -> float:
     return min(1.0, 2 * tail)
 
 
+class Outcome(Protocol):
+    """One image's (eval) or crop's (eval-ocr) result, as their --details rows hold it."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def exact(self) -> bool: ...
+
+
 class Comparison(BaseModel):
-    images: int  # images in both runs (same file and label)
+    images: int  # images (or crops) in both runs (same file and label)
     exact_baseline: int
     exact_now: int
     gained: int  # right now, wrong in the baseline
@@ -45,8 +57,8 @@ class Comparison(BaseModel):
     p_value: float
 
 
-def compare_to_baseline(outcomes: list[SampleOutcome], baseline_csv: Path) -> Comparison:
-    """Pair this run's images with a baseline's `eval --details` rows by file and label."""
+def compare_to_baseline(outcomes: Sequence[Outcome], baseline_csv: Path) -> Comparison:
+    """Pair this run's images with a baseline's `--details` rows by file and label."""
     before = {(r["file"], r["label"]): r["exact"] == "True"
               for r in read_csv(baseline_csv, {"file", "label", "exact"})}
     pairs = [(before[(o.file, o.label)], o.exact) for o in outcomes if (o.file, o.label) in before]

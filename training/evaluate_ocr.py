@@ -23,6 +23,14 @@ class RegionScore(BaseModel):
     char_accuracy: float
 
 
+class CropOutcome(BaseModel):
+    file: str  # the crop's file name
+    label: str
+    predicted: str
+    region: str
+    exact: bool
+
+
 class OcrReport(BaseModel):
     crops: int
     exact: float
@@ -49,7 +57,7 @@ def score(pairs: list[tuple[str, str]]) -> RegionScore:
 def evaluate_crops(
     recognizer: Recognizer, samples: Iterable[OcrSample], region: Region, batch: int = 64,
     on_batch: Callable[[int], None] | None = None,
-) -> OcrReport:
+) -> tuple[OcrReport, list[CropOutcome]]:
     """Top-1 text after format rules vs. the label, both kept to A-Z0-9 (the province character of Chinese
     plates is outside the plate alphabet, so it is left out on both sides)."""
     samples = list(samples)
@@ -66,12 +74,17 @@ def evaluate_crops(
         if on_batch:
             on_batch(len(chunk))
     pairs_by_region: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    outcomes = []
     for sample, text in zip(samples, predicted, strict=True):
-        pairs_by_region[region_group(sample.region)].append((text, normalize_plate(sample.text)))
+        label = normalize_plate(sample.text)
+        pairs_by_region[region_group(sample.region)].append((text, label))
+        outcomes.append(CropOutcome(file=sample.path.name, label=label, predicted=text, region=sample.region,
+                                    exact=text == label))
     everything = [pair for pairs in pairs_by_region.values() for pair in pairs]
     overall = score(everything)
-    return OcrReport(
+    report = OcrReport(
         crops=overall.crops, exact=overall.exact, char_accuracy=overall.char_accuracy,
         ms_per_crop=round(seconds * 1000 / len(samples), 3),
         regions={name: score(pairs) for name, pairs in sorted(pairs_by_region.items())},
     )
+    return report, outcomes

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import csv
+from collections.abc import Sequence
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from pipeline.reader import PlateReader
 from platestream.settings import CoreSettings
+from training.compare import Comparison
 
 
 def add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -41,3 +46,22 @@ def build_reader(settings: CoreSettings, keep_crops: bool = False, threads: int 
         settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device,
         settings.threads if threads is None else threads,
     )
+
+
+def add_comparison_options(parser: argparse.ArgumentParser, unit: str) -> None:
+    parser.add_argument("--details", type=Path, metavar="CSV", help=f"write one row per {unit} (label, read, ...)")
+    parser.add_argument("--baseline", type=Path, metavar="CSV",
+                        help=f"an earlier run's --details: which {unit}s changed, and is it more than chance")
+
+
+def write_details(path: Path, rows: Sequence[BaseModel]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(type(rows[0]).model_fields) if rows else [])
+        writer.writeheader()
+        writer.writerows(row.model_dump() for row in rows)
+
+
+def print_comparison(c: Comparison, unit: str) -> None:
+    print(f"against the baseline, on {c.images} {unit}s: exact {c.exact_baseline} -> {c.exact_now}; "
+          f"{c.gained} newly right, {c.lost} newly wrong; McNemar p = {c.p_value:.3f}"
+          + (" (could well be chance)" if c.p_value >= 0.05 else ""))

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 from tqdm import tqdm
 
-from platestream.commands.common import add_reader_options, build_reader, settings_from
-from training.compare import Comparison, compare_to_baseline, wilson_interval
+from platestream.commands.common import (
+    add_comparison_options,
+    add_reader_options,
+    build_reader,
+    print_comparison,
+    settings_from,
+    write_details,
+)
+from training.compare import compare_to_baseline, wilson_interval
 from training.datasets import read_endtoend
 from training.errors import DatasetError
 from training.evaluate import EvalReport, SampleOutcome, evaluate
@@ -20,9 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser = sub.add_parser("eval", help="score detection and reading on a labelled folder")
     parser.add_argument("folder", type=Path, metavar="DIR", help="folder with labels.csv (file,x,y,w,h,plate)")
     parser.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write the figures as JSON")
-    parser.add_argument("--details", type=Path, metavar="CSV", help="write one row per image (label, read, ms)")
-    parser.add_argument("--baseline", type=Path, metavar="CSV",
-                        help="an earlier run's --details: which images changed, and is it more than chance")
+    add_comparison_options(parser, "image")
     parser.add_argument("--labels", type=Path, metavar="CSV",
                         help="labels in that format kept elsewhere, paths relative to DIR (default DIR/labels.csv)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
@@ -53,19 +57,6 @@ def print_report(report: EvalReport) -> None:
     print("(in brackets: 95% confidence interval)")
 
 
-def print_comparison(c: Comparison) -> None:
-    print(f"against the baseline, on {c.images} images: exact {c.exact_baseline} -> {c.exact_now}; "
-          f"{c.gained} newly right, {c.lost} newly wrong; McNemar p = {c.p_value:.3f}"
-          + (" (could well be chance)" if c.p_value >= 0.05 else ""))
-
-
-def write_details(path: Path, outcomes: list[SampleOutcome]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(SampleOutcome.model_fields))
-        writer.writeheader()
-        writer.writerows(o.model_dump() for o in outcomes)
-
-
 def run(args: argparse.Namespace) -> int:
     samples = read_endtoend(args.folder, args.labels)[: args.limit]
     missing = [s.path.name for s in samples if not s.path.is_file()]
@@ -85,5 +76,5 @@ def run(args: argparse.Namespace) -> int:
     if args.details:
         write_details(args.details, outcomes)
     if args.baseline:
-        print_comparison(compare_to_baseline(outcomes, args.baseline))
+        print_comparison(compare_to_baseline(outcomes, args.baseline), "image")
     return 0

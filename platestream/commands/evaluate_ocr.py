@@ -12,7 +12,14 @@ from engines import create_engine
 from pipeline.formats import load_regions
 from pipeline.reader import merge_regions
 from pipeline.recognize import Recognizer
-from platestream.commands.common import add_reader_options, settings_from
+from platestream.commands.common import (
+    add_comparison_options,
+    add_reader_options,
+    print_comparison,
+    settings_from,
+    write_details,
+)
+from training.compare import compare_to_baseline
 from training.datasets import apply_corrections, read_corrections, read_ocr_set, split_of
 from training.evaluate_ocr import OcrReport, RegionScore, evaluate_crops
 
@@ -26,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("--json", dest="json_out", type=Path, metavar="OUT")
     parser.add_argument("--corrections", type=Path, metavar="CSV",
                         help="label corrections (file,label,text), e.g. training/corrections/plates-ocr.csv")
+    add_comparison_options(parser, "crop")
     add_reader_options(parser)
     parser.set_defaults(handler=run)
 
@@ -52,8 +60,12 @@ def run(args: argparse.Namespace) -> int:
     region = merge_regions(tuple(settings.regions.split(",")), load_regions(settings.regions_file))
     recognizer = Recognizer(engine, settings.reader_config().recognizer)
     with tqdm(total=len(samples), unit="crop", desc="eval-ocr") as bar:
-        report = evaluate_crops(recognizer, samples, region, on_batch=bar.update)
+        report, outcomes = evaluate_crops(recognizer, samples, region, on_batch=bar.update)
     print_report(report)
     if args.json_out:
         args.json_out.write_text(json.dumps(report.model_dump(), indent=2) + "\n")
+    if args.details:
+        write_details(args.details, outcomes)
+    if args.baseline:
+        print_comparison(compare_to_baseline(outcomes, args.baseline), "crop")
     return 0
