@@ -79,3 +79,29 @@ def test_plot_results(tmp_path: Path) -> None:
     png = plot_results(tmp_path / "results.csv", tmp_path / "out" / "results.png")
     with Image.open(png) as image:
         assert image.format == "PNG" and image.width > 300
+
+
+def test_ocr_pack_fits_crops_to_the_input_height_and_keeps_their_names(ocr_dir: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from training.gpu import pack_ocr
+
+    extra = tmp_path / "pseudo"
+    extra.mkdir()
+    Image.new("RGB", (90, 30), "white").save(extra / "a__1_0.png")
+    (extra / "labels.csv").write_text("file,text,region\na__1_0.png,AB12CDE,pseudo\n")
+    out = tmp_path / "pack"
+    assert pack_ocr.main(["--out", str(out), "--source", str(ocr_dir), "--extra", str(extra), "--limit", "5",
+                          "--no-wheels"]) in (0, 1)  # 1: the tree here may be too big to travel with it
+    rows = (out / "plates-ocr" / "labels.csv").read_text().splitlines()
+    assert rows == (ocr_dir / "labels.csv").read_text().splitlines()[:6]  # header + the first 5, unchanged
+    for row in rows[1:]:
+        name = row.split(",")[0]
+        with Image.open(out / "plates-ocr" / name) as packed, Image.open(ocr_dir / name) as original:
+            assert packed.height == min(64, original.height)
+            assert abs(packed.width / packed.height - original.width / original.height) < 0.1
+    with Image.open(out / "pseudo" / "a__1_0.png") as small:
+        assert small.format == "PNG" and small.size == (90, 30)  # already under 64 px: kept as it was
+    manifest = json.loads((out / "pack.json").read_text())
+    assert manifest["folders"]["pseudo"]["crops"] == 1 and manifest["height"] == 64
+    assert "pseudo: 1 crops" in capsys.readouterr().out
+    assert pack_ocr.main(["--out", str(out), "--source", str(tmp_path / "nowhere"), "--no-wheels"]) == 2

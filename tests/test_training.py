@@ -255,6 +255,27 @@ def test_training_batches_crops_at_the_width_inference_reads_them(ocr_dir: Path)
     assert Collate(64, 256, full_width=1.0, seed=0)(us)[0].shape[-1] == 256
 
 
+def test_loader_workers_draw_their_own_augmentations(ocr_dir: Path) -> None:
+    """With loader processes (GPU runs), each worker must not replay the others' random augmentations."""
+    from training.datasets import OcrSample
+    from training.ocr import CropDataset, width_loader
+
+    row = ocr_rows("br", 1)[0]
+    samples = [OcrSample(ocr_dir / row["file"], "ABC1234", "br")] * 4
+    dataset = CropDataset(samples, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", True, seed=0)
+    config = {"height": 64, "width": 256, "workers": 2}
+    images = [batch[0] for batch in width_loader(dataset, config, batch=1, full_width=1.0, seed=0)]
+    assert len(images) == 4
+    assert all(not torch_equal(a, b) for k, a in enumerate(images) for b in images[k + 1 :])
+
+
+def torch_equal(a: object, b: object) -> bool:
+    import torch
+
+    assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+    return bool(torch.equal(a, b))
+
+
 def test_export_averages_several_recognizers(tmp_path: Path) -> None:
     """`export recognizer A B`: the engine holds the parameter-wise mean and names both sources."""
     import torch

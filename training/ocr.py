@@ -116,7 +116,19 @@ def width_loader(dataset: CropDataset, config: dict[str, Any], batch: int, full_
     h, w = config["height"], config["width"]
     widths = [input_width(image, h, w) for image in dataset.images]
     return DataLoader(dataset, batch_sampler=WidthBatches(widths, batch, seed, shuffle, epoch),
-                      num_workers=config["workers"], collate_fn=Collate(h, w, full_width, seed))
+                      num_workers=config["workers"], collate_fn=Collate(h, w, full_width, seed),
+                      worker_init_fn=reseed_worker)
+
+
+def reseed_worker(worker_id: int) -> None:
+    """Each loader process starts with a copy of the dataset's generator: without a seed of its own, every worker
+    would draw the same augmentations (and `workers: 0`, the CPU default, never needs this). torch gives each
+    worker of each epoch its own seed, derived from the run's."""
+    info = torch.utils.data.get_worker_info()
+    if info is None:
+        return
+    seed = torch.initial_seed() % 2**32
+    info.dataset.rng = np.random.default_rng(seed)  # type: ignore[attr-defined]
 
 
 def load_samples(config: dict[str, Any]) -> tuple[list[OcrSample], list[OcrSample]]:
@@ -166,7 +178,8 @@ def synthetic_samples(config: dict[str, Any], run_dir: Path) -> list[OcrSample]:
     folder = run_dir / "synthetic"
     if not (folder / "labels.csv").is_file():
         # `synthetic_styles` picks the styles; a style named twice is drawn twice as often
-        write_dataset(folder, count, seed=int(config["seed"]), styles=config.get("synthetic_styles") or None)
+        write_dataset(folder, count, seed=int(config["seed"]), styles=config.get("synthetic_styles") or None,
+                      workers=int(config.get("synthetic_workers") or 1))
     charset = set(config["charset"])
     return [s for s in read_ocr_set(folder) if s.text and not set(s.text) - charset]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -232,7 +233,7 @@ def render_plate(rng: np.random.Generator, style: str | None = None) -> Syntheti
     return SyntheticPlate(image, label, name)
 
 
-def iter_plates(n: int, seed: int, styles: list[str] | None = None) -> Iterator[SyntheticPlate]:
+def iter_plates(n: int, seed: int | tuple[int, int], styles: list[str] | None = None) -> Iterator[SyntheticPlate]:
     rng = np.random.default_rng(seed)
     names = styles or sorted(STYLES)
     for _ in range(n):
@@ -244,21 +245,41 @@ def render_many(n: int, seed: int, styles: list[str] | None = None) -> list[Synt
     return list(iter_plates(n, seed, styles))
 
 
-def write_dataset(folder: Path, n: int, seed: int, styles: list[str] | None = None) -> Path:
-    """JPEGs plus labels.csv (file,text,region) as in plates-ocr, readable by training.datasets.read_ocr_set."""
+def write_plates(folder: Path, first: int, n: int, seed: int | tuple[int, int],
+                 styles: list[str] | None) -> list[tuple[str, str, str]]:
+    """Render n plates into folder as synth_<seed>_<index>.jpg from index `first`; their labels.csv rows."""
+    rows = []
+    tag = seed if isinstance(seed, int) else seed[0]
+    for i, plate in enumerate(iter_plates(n, seed, styles), start=first):
+        name = f"synth_{tag}_{i:06d}.jpg"
+        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(plate.image, cv2.COLOR_RGB2BGR),
+                                   [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            raise RuntimeError(f"could not encode {name}")
+        (folder / name).write_bytes(encoded.tobytes())  # not cv2.imwrite: it fails on some non-ASCII paths
+        rows.append((name, plate.text, plate.region))
+    return rows
+
+
+def write_dataset(folder: Path, n: int, seed: int, styles: list[str] | None = None, workers: int = 1) -> Path:
+    """JPEGs plus labels.csv (file,text,region) as in plates-ocr, readable by training.datasets.read_ocr_set.
+
+    With workers > 1, each of `workers` processes renders its share from the seed (seed, share): a GPU box
+    renders tens of thousands of plates in seconds. The same seed and workers give the same plates.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    if workers <= 1:
+        rows = write_plates(folder, 0, n, seed, styles)
+    else:
+        size = -(-n // workers)
+        jobs = [(folder, k * size, min(size, n - k * size), (seed, k), styles) for k in range(workers) if k * size < n]
+        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+            rows = [row for part in pool.starmap(write_plates, jobs) for row in part]
     labels = folder / "labels.csv"
     with labels.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "text", "region"])
-        for i, plate in enumerate(iter_plates(n, seed, styles)):
-            name = f"synth_{seed}_{i:06d}.jpg"
-            ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(plate.image, cv2.COLOR_RGB2BGR),
-                                       [cv2.IMWRITE_JPEG_QUALITY, 95])
-            if not ok:
-                raise RuntimeError(f"could not encode {name}")
-            (folder / name).write_bytes(encoded.tobytes())  # not cv2.imwrite: it fails on some non-ASCII paths
-            writer.writerow([name, plate.text, plate.region])
+        writer.writerows(rows)
     return labels
 
 
