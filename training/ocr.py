@@ -31,7 +31,7 @@ from training.datasets import (
 from training.detector import resolve_device
 from training.errors import DatasetError
 from training.export import load_recognizer_weights
-from training.reorder import locate_characters, reorder_crop
+from training.reorder import character_spans, reorder_crop
 from training.tracking import Tracker, tracked
 
 
@@ -209,23 +209,6 @@ def initial_network(charset: str, init: str | None = None) -> RecognizerNet:
     return net
 
 
-def character_spans(net: RecognizerNet, dataset: CropDataset, config: dict[str, Any],
-                    device: str) -> list[CharacterSpans | None]:
-    """Where the characters of each crop lie, as the initial network reads them; None for crops of the regions in
-    `reorder_skip` (Chinese plates: the province always comes first) and for crops it misreads."""
-    skip = set(config.get("reorder_skip") or [])
-    known: dict[Path, CharacterSpans | None] = {}  # oversampled crops repeat
-    net.eval()
-    for sample, image in zip(tqdm(dataset.samples, desc="character spans", unit="crop"), dataset.images, strict=True):
-        if sample.path not in known and sample.region.split("-")[0] not in skip:
-            known[sample.path] = locate_characters(net.cpu(), image, sample.text, config["charset"],
-                                                   config["height"], config["width"])
-    net.to(device).train()
-    spans = [known.get(s.path) for s in dataset.samples]
-    print(f"reorder: character spans for {sum(s is not None for s in spans)} of {len(spans)} training crops")
-    return spans
-
-
 def greedy_texts(logits: torch.Tensor, charset: str) -> list[str]:
     texts = []
     for row in logits.argmax(dim=2).tolist():
@@ -280,7 +263,8 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
     dataset = CropDataset(train, charset, True, seed, camera, jitter, float(config.get("stretch") or 0.0))
     net = initial_network(charset, config.get("init")).to(device)
     if float(config.get("reorder") or 0.0) > 0:
-        dataset.enable_reorder(character_spans(net, dataset, config, device), float(config["reorder"]))
+        spans = character_spans(net, dataset.samples, dataset.images, config, device)
+        dataset.enable_reorder(spans, float(config["reorder"]))
     start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
     loader = width_loader(dataset, config, config["batch"], full_width, seed, epoch=start)
     # held-out crops are read as inference reads them: each at its own width

@@ -12,12 +12,17 @@ label gives one centre per character. Inference can read a turned crop too (the 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from engines.networks import RecognizerNet
 from pipeline.recognize import content_width, input_width, to_recognizer_input
 from pipeline.turn import CharacterSpans, emission_centres, rotate_characters, spans_from_centres, turn_text
+from training.datasets import OcrSample
 
 
 def locate_characters(net: RecognizerNet, image: np.ndarray, text: str, charset: str, height: int,
@@ -41,3 +46,21 @@ def locate_characters(net: RecognizerNet, image: np.ndarray, text: str, charset:
 def reorder_crop(image: np.ndarray, spans: CharacterSpans, text: str, k: int) -> tuple[np.ndarray, str]:
     """The crop and its label with the first k characters moved behind the last."""
     return rotate_characters(image, spans, k), turn_text(text, k)
+
+
+def character_spans(net: RecognizerNet, samples: list[OcrSample], images: list[np.ndarray], config: dict[str, Any],
+                    device: str) -> list[CharacterSpans | None]:
+    """Where the characters of each training crop lie, as the initial network (on the CPU, then back on
+    `device`) reads them; None for crops of the regions in `reorder_skip` (Chinese plates: the province always
+    comes first) and for crops it misreads."""
+    skip = set(config.get("reorder_skip") or [])
+    known: dict[Path, CharacterSpans | None] = {}  # oversampled crops repeat
+    net.cpu().eval()
+    for sample, image in zip(tqdm(samples, desc="character spans", unit="crop"), images, strict=True):
+        if sample.path not in known and sample.region.split("-")[0] not in skip:
+            known[sample.path] = locate_characters(net, image, sample.text, config["charset"], config["height"],
+                                                   config["width"])
+    net.to(device).train()
+    spans = [known.get(s.path) for s in samples]
+    print(f"reorder: character spans for {sum(s is not None for s in spans)} of {len(spans)} training crops")
+    return spans

@@ -201,6 +201,14 @@ def download_wheels(dest: Path, names: Sequence[str], python_version: str = BOX_
     return sorted(dest.glob("*.whl"))
 
 
+def pack_wheels(dest: Path, names: Sequence[str], skip: bool, python_version: str = BOX_PYTHON) -> list[Path]:
+    """The box's wheels into dest, or none at all (`--no-wheels`: dest is removed, the box uses what it has)."""
+    if skip:
+        shutil.rmtree(dest, ignore_errors=True)
+        return []
+    return download_wheels(dest, names, python_version)
+
+
 def copy_bench_frames(source: Path, dest: Path, count: int) -> int:
     """The first `count` 1280x720 frames, bytes unchanged: the box scales them to 1080p for the benchmark."""
     shutil.rmtree(dest, ignore_errors=True)
@@ -289,11 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = pack_dataset(args.source, out / "plates-detect", args.imgsz, args.max_mib, args.limit,
                                args.quality, args.min_quality)
         frames = copy_bench_frames(args.frames, out / "frames", args.bench_frames)
-        if args.no_wheels:
-            shutil.rmtree(out / "wheels", ignore_errors=True)
-            wheels: list[Path] = []
-        else:
-            wheels = download_wheels(out / "wheels", BOX_WHEELS, args.python_version)
+        wheels = pack_wheels(out / "wheels", BOX_WHEELS, args.no_wheels, args.python_version)
     except (PackError, OSError) as exc:
         print(f"pack: error: {exc}", file=sys.stderr)
         return 2

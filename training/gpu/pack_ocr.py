@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.gpu.pack import BOX_PYTHON, BOX_WHEELS, MIB, TRAVEL_LIMIT_MIB, PackError, download_wheels, tree_bytes
+from training.gpu.pack import BOX_PYTHON, BOX_WHEELS, MIB, TRAVEL_LIMIT_MIB, PackError, pack_wheels, tree_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT.parent / "shared" / "datasets" / "plates-ocr"
@@ -85,11 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         counts = {name: pack_crops(source, out / name, args.height, args.quality, args.limit)
                   for name, source in folders.items()}
-        if args.no_wheels:
-            shutil.rmtree(out / "wheels", ignore_errors=True)
-            wheels: list[Path] = []
-        else:
-            wheels = download_wheels(out / "wheels", OCR_WHEELS, args.python_version)
+        wheels = pack_wheels(out / "wheels", OCR_WHEELS, args.no_wheels, args.python_version)
     except (PackError, OSError) as exc:
         print(f"pack_ocr: error: {exc}", file=sys.stderr)
         return 2
