@@ -276,6 +276,23 @@ def torch_equal(a: object, b: object) -> bool:
     return bool(torch.equal(a, b))
 
 
+def test_learning_rate_schedule_runs_for_runs_of_any_length() -> None:
+    import torch
+
+    from training.ocr import one_cycle
+
+    for total in [*range(1, 40), 100]:  # 10 steps used to end the warm-up on step 0: ZeroDivisionError
+        optimizer = torch.optim.AdamW([torch.zeros(1, requires_grad=True)], lr=0.1)
+        scheduler = one_cycle(optimizer, 0.1, total)
+        rates = []
+        for _ in range(total):
+            optimizer.step()
+            rates.append(scheduler.get_last_lr()[0])
+            scheduler.step()
+        assert max(rates) <= 0.1 + 1e-9
+    assert rates.index(max(rates)) == 9  # a real run keeps its warm-up over the first 10% of the steps
+
+
 def test_export_averages_several_recognizers(tmp_path: Path) -> None:
     """`export recognizer A B`: the engine holds the parameter-wise mean and names both sources."""
     import torch

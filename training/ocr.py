@@ -274,9 +274,8 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
     # one-cycle schedule over the epochs left.
     steps = config["epochs"] * len(loader)
     same_schedule = bool(resume) and resume["scheduler"]["total_steps"] == steps  # type: ignore[index]
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config["lr"], total_steps=steps if same_schedule or not resume else
-        (config["epochs"] - start) * len(loader), pct_start=0.1)
+    total = steps if same_schedule or not resume else (config["epochs"] - start) * len(loader)
+    scheduler = one_cycle(optimizer, config["lr"], total)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     if resume:
         net.load_state_dict(resume["state_dict"])
@@ -311,6 +310,13 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
         torch.save({**state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "epoch": epoch, "best": best}, run_dir / "last.pt")
     return run_dir / "best.pt"
+
+
+def one_cycle(optimizer: torch.optim.Optimizer, lr: float, total: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    """Warm-up over 10% of the steps, but past step 1: OneCycleLR divides by zero when its warm-up ends on step 0,
+    which a tiny run (a user's first few crops, 10 steps) would hit."""
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total,
+                                               pct_start=min(0.9, max(0.1, 1.5 / total)))
 
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
