@@ -68,7 +68,10 @@ def test_onnx_and_torch_recognizers_agree(ocr_dir: Path) -> None:
     ort = create_engine(SHIPPED_MODELS / "recognizer.onnx").infer(batch)
     torch_out = create_engine(SHIPPED_MODELS / "recognizer.pt").infer(batch)
     assert ort.shape == torch_out.shape and ort.shape[0] == 4
-    np.testing.assert_allclose(ort, torch_out, atol=1e-2, rtol=1e-3)
+    # Both files store FP16 weights, rounded at different points (ONNX after folding BatchNorm into the
+    # convolutions): they agree to a few FP16 steps at the largest logit (0.016 at 16-32), not bit for bit.
+    step = float(np.spacing(np.float16(np.abs(ort).max())))
+    np.testing.assert_allclose(ort, torch_out, atol=4 * step, rtol=1e-3)
     assert (ort.argmax(-1) == torch_out.argmax(-1)).mean() > 0.99
 
 
