@@ -62,6 +62,11 @@ def input_width(crop: np.ndarray, height: int, max_width: int) -> int:
     return min(max_width, max(WIDTH_STEP, math.ceil(width / WIDTH_STEP) * WIDTH_STEP))
 
 
+def pixels_per_frame(crop: np.ndarray, frames: int, height: int, width: int) -> float:
+    """Crop columns per output frame of a crop read at input `width` (its content scaled to `height`, then padded)."""
+    return (width / frames) * (crop.shape[1] / content_width(crop, height, width))
+
+
 def to_recognizer_input(crop: np.ndarray, height: int, width: int) -> np.ndarray:
     """RGB crop -> 1 x H x W float32 in [-1, 1]; narrow crops are padded by repeating their last column."""
     gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
@@ -161,8 +166,8 @@ class Recognizer:
         for k, i in enumerate(unsure):
             image = first(crops[i].image)
             width = input_width(image, self.height, self.width) if self.dynamic_width else self.width
-            pixels_per_frame = (width / len(probs[i])) * (image.shape[1] / content_width(image, self.height, width))
-            if (turn := turn_crop(image, probs[i], pixels_per_frame)) is not None:
+            scale = pixels_per_frame(image, len(probs[i]), self.height, width)
+            if (turn := turn_crop(image, probs[i], scale)) is not None:
                 turned.append((k, *turn))
         read = self.probabilities([image for _, image, _ in turned])
         for (k, _, moved), p in zip(turned, read, strict=True):

@@ -73,15 +73,12 @@ def evaluate_crops(
         seconds += time.perf_counter() - t0
         if on_batch:
             on_batch(len(chunk))
+    outcomes = [CropOutcome(file=s.path.name, label=normalize_plate(s.text), predicted=text, region=s.region,
+                            exact=text == normalize_plate(s.text)) for s, text in zip(samples, predicted, strict=True)]
     pairs_by_region: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    outcomes = []
-    for sample, text in zip(samples, predicted, strict=True):
-        label = normalize_plate(sample.text)
-        pairs_by_region[region_group(sample.region)].append((text, label))
-        outcomes.append(CropOutcome(file=sample.path.name, label=label, predicted=text, region=sample.region,
-                                    exact=text == label))
-    everything = [pair for pairs in pairs_by_region.values() for pair in pairs]
-    overall = score(everything)
+    for o in outcomes:
+        pairs_by_region[region_group(o.region)].append((o.predicted, o.label))
+    overall = score([(o.predicted, o.label) for o in outcomes])
     report = OcrReport(
         crops=overall.crops, exact=overall.exact, char_accuracy=overall.char_accuracy,
         ms_per_crop=round(seconds * 1000 / len(samples), 3),

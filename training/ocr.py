@@ -16,7 +16,7 @@ from tqdm import tqdm
 from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, strip_data_parallel
 from pipeline.decode import decode_image
 from pipeline.recognize import input_width, to_recognizer_input
-from pipeline.turn import CharacterSpans
+from pipeline.turn import CharacterSpans, emission_centres
 from training.augment import augment_plate
 from training.config import load_config, save_config
 from training.datasets import (
@@ -210,15 +210,7 @@ def initial_network(charset: str, init: str | None = None) -> RecognizerNet:
 
 
 def greedy_texts(logits: torch.Tensor, charset: str) -> list[str]:
-    texts = []
-    for row in logits.argmax(dim=2).tolist():
-        chars, prev = [], 0
-        for cls in row:
-            if cls != prev and cls != 0:
-                chars.append(charset[cls - 1])
-            prev = cls
-        texts.append("".join(chars))
-    return texts
+    return ["".join(charset[c - 1] for c in emission_centres(row)[0]) for row in logits.float().cpu().numpy()]
 
 
 def validate(net: RecognizerNet, loader: DataLoader, samples: list[OcrSample], charset: str,

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from engines.networks import RecognizerNet
-from pipeline.recognize import content_width, input_width, to_recognizer_input
+from pipeline.recognize import input_width, pixels_per_frame, to_recognizer_input
 from pipeline.turn import CharacterSpans, emission_centres, rotate_characters, spans_from_centres, turn_text
 from training.datasets import OcrSample
 
@@ -39,8 +39,7 @@ def locate_characters(net: RecognizerNet, image: np.ndarray, text: str, charset:
     classes, centres = emission_centres(logits)
     if "".join(charset[c - 1] for c in classes) != text:
         return None
-    pixels_per_frame = (width / logits.shape[0]) * (w / content_width(image, height, max_width))
-    return spans_from_centres(centres, pixels_per_frame, w)
+    return spans_from_centres(centres, pixels_per_frame(image, logits.shape[0], height, width), w)
 
 
 def reorder_crop(image: np.ndarray, spans: CharacterSpans, text: str, k: int) -> tuple[np.ndarray, str]:

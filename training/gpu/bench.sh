@@ -16,15 +16,7 @@ STREAMS="${STREAMS:-1,4,8}"
 LIMIT="${LIMIT:-0}"              # 0: every packed frame (each is read once per measurement, repeated below)
 REPEAT="${REPEAT:-8}"            # copies of each frame, so that a measurement lasts seconds, not milliseconds
 
-step() { echo "== $(date +%T) $*"; }
-
-step "machine"
-nvidia-smi || echo "nvidia-smi failed"
-python3 --version
-nproc
-
-step "install carried wheels (offline) into /tmp/site"
-source training/gpu/wheels.sh
+source training/gpu/box.sh  # step(), the machine, the carried wheels
 
 step "1080p frames from $PACK/frames"
 frames=/tmp/frames-1080p

@@ -22,15 +22,7 @@ DEVICE="${DEVICE:-0}"          # DEVICE=cpu (with EPOCHS=1 SYNTHETIC=64 WORKERS=
 KEEP="${KEEP:-4}"
 OVERRIDES="${OVERRIDES:-}"     # more key=value settings for `train ocr`, space-separated
 
-step() { echo "== $(date +%T) $*"; }
-
-step "machine"
-nvidia-smi || echo "nvidia-smi failed"
-python3 --version
-nproc
-
-step "install carried wheels (offline) into /tmp/site"
-source training/gpu/wheels.sh
+source training/gpu/box.sh  # step(), the machine, the carried wheels
 if [[ -f /tmp/site/easyocr/__init__.py ]]; then
     # easyocr's __init__ imports its whole OCR stack (scikit-image, scipy, python-bidi: not carried); training
     # imports only easyocr.model, the network definition.

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import sys
@@ -22,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training.datasets import read_csv
+from training.errors import DatasetError
 from training.gpu.pack import BOX_PYTHON, BOX_WHEELS, MIB, TRAVEL_LIMIT_MIB, PackError, pack_wheels, tree_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,15 +42,11 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
 
 def pack_crops(source: Path, dest: Path, height: int, quality: int, limit: int | None = None) -> int:
     """Copy a crop folder (labels.csv: file,text,region) with its crops fitted to `height`; returns the crops."""
-    labels = source / "labels.csv"
-    if not labels.is_file():
-        raise PackError(f"{labels} not found")
+    rows = read_csv(source / "labels.csv", {"file", "text", "region"})[:limit]
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    lines = labels.read_text(encoding="utf-8").splitlines()
-    header, rows = lines[0], [line for line in lines[1:] if line.strip()][:limit]
     for row in rows:
-        name = row.split(",", 1)[0]
+        name = row["file"]
         image = cv2.imdecode(np.fromfile(source / name, dtype=np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             raise PackError(f"{source / name}: not a readable image")
@@ -58,7 +57,11 @@ def pack_crops(source: Path, dest: Path, height: int, quality: int, limit: int |
             raise PackError(f"{source / name}: could not encode as {suffix}")
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         (dest / name).write_bytes(encoded.tobytes())
-    (dest / "labels.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    with (dest / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["file", "text", "region"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
     return len(rows)
 
 
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = {name: pack_crops(source, out / name, args.height, args.quality, args.limit)
                   for name, source in folders.items()}
         wheels = pack_wheels(out / "wheels", OCR_WHEELS, args.no_wheels, args.python_version)
-    except (PackError, OSError) as exc:
+    except (PackError, DatasetError, OSError) as exc:
         print(f"pack_ocr: error: {exc}", file=sys.stderr)
         return 2
     manifest = {"folders": {name: {"source": str(folders[name]), "crops": n} for name, n in counts.items()},

@@ -17,14 +17,7 @@ BATCH="${BATCH:-64}"
 WORKERS="${WORKERS:-8}"
 DEVICE="${DEVICE:-0}"        # DEVICE=cpu (with IMGSZ=64 HOURS=0.001 ...) makes a dry run on any machine
 
-step() { echo "== $(date +%T) $*"; }
-
-step "machine"
-nvidia-smi || echo "nvidia-smi failed"
-python3 --version
-
-step "install carried wheels (offline) into /tmp/site"
-source training/gpu/wheels.sh
+source training/gpu/box.sh  # step(), the machine, the carried wheels
 if ! python3 -c "import polars" 2>/dev/null; then
     echo "polars is missing: using the stand-in in training/gpu/shim (results.csv into checkpoints only)"
     export PYTHONPATH="$PYTHONPATH:$PWD/training/gpu/shim"

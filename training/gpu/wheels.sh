@@ -1,4 +1,4 @@
-# Sourced by run.sh and bench.sh on the GPU box: install the carried wheels offline into /tmp/site and put them
+# Sourced by box.sh on the GPU box: install the carried wheels offline into /tmp/site and put them
 # and this repository's packages on the import path (the box has no network and no pip index).
 shopt -s nullglob
 wheels=("$PACK"/wheels/*.whl)
