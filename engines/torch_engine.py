@@ -1,7 +1,8 @@
 """PyTorch runtime (CPU, or CUDA in FP16): loads platestream checkpoints written by `platestream export`.
 
 A detector checkpoint is an ultralytics checkpoint (`model` holds the network); a recognizer checkpoint holds a
-`state_dict` for `RecognizerNet`. Both carry the same `EngineMetadata` JSON as the ONNX files.
+`state_dict` for `RecognizerNet`, a glyph classifier's one for `GlyphNet`. Both carry the same `EngineMetadata`
+JSON as the ONNX files.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ class TorchEngine:
     def _build(self) -> Any:
         if self.metadata.kind == ModelKind.DETECTOR:
             return self._checkpoint["model"].float().fuse()
-        from engines.networks import RecognizerNet
+        from engines.networks import GlyphNet, RecognizerNet
 
-        net = RecognizerNet(num_class=len(self.metadata.charset) + 1)
+        meta = self.metadata
+        net = (GlyphNet(len(meta.charset), meta.input_height, meta.input_width) if meta.kind == ModelKind.GLYPHS
+               else RecognizerNet(num_class=len(meta.charset) + 1))
         net.load_state_dict(self._checkpoint["state_dict"])
         return net
 

@@ -57,18 +57,24 @@ def check_kind(engine: Engine, kind: ModelKind) -> Engine:
 
 
 class PlateReader:
-    def __init__(self, detector: Engine, recognizer: Engine, config: ReaderConfig | None = None) -> None:
+    def __init__(self, detector: Engine, recognizer: Engine, config: ReaderConfig | None = None,
+                 glyphs: Engine | None = None) -> None:
         self.config = config or ReaderConfig()
         self.detector = check_kind(detector, ModelKind.DETECTOR)
-        self.recognizer = Recognizer(check_kind(recognizer, ModelKind.RECOGNIZER), self.config.recognizer)
+        glyphs = check_kind(glyphs, ModelKind.GLYPHS) if glyphs is not None else None
+        self.recognizer = Recognizer(check_kind(recognizer, ModelKind.RECOGNIZER), self.config.recognizer,
+                                     glyphs=glyphs)
         self.region = merge_regions(self.config.regions, load_regions(self.config.regions_file))
 
     @classmethod
     def from_files(
         cls, detector: Path, recognizer: Path, config: ReaderConfig | None = None, device: str = "cpu",
-        threads: int = 0,
+        threads: int = 0, glyphs: Path | None = None,
     ) -> PlateReader:
-        return cls(create_engine(detector, device, threads), create_engine(recognizer, device, threads), config)
+        """`glyphs`: the glyph check's classifier (pipeline.glyphs); None = no glyph check."""
+        glyph_engine = create_engine(glyphs, device, threads) if glyphs is not None else None
+        return cls(create_engine(detector, device, threads), create_engine(recognizer, device, threads), config,
+                   glyph_engine)
 
     def read(self, frames: list[Frame]) -> list[FrameResult]:
         return self.read_timed(frames)[0]

@@ -15,10 +15,11 @@ import numpy as np
 from engines import Engine, EngineMetadata
 from pipeline.ctc import ctc_log_likelihood
 from pipeline.errors import ReaderConfigError
+from pipeline.glyphs import DEFAULT_GLYPH_WEIGHT, cut_glyphs, glyph_log_probs, to_glyph_input, with_glyphs
 from pipeline.lines import TwoLineConfig, line_gap, split_lines, two_line_read
 from pipeline.postprocess import best_confidence, expand_alternatives
 from pipeline.records import CharGuess, PlateCrop, RawText
-from pipeline.turn import turn_crop, turn_text
+from pipeline.turn import emission_centres, spans_from_centres, turn_crop, turn_text
 from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, TURN, VIEW_NAMES, VIEWS
 
 PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -36,6 +37,7 @@ class RecognizerConfig:
     # a sure read gains nothing from a second look, and most reads are sure.
     views_up_to: float = DEFAULT_VIEWS_UP_TO
     two_lines: TwoLineConfig = field(default_factory=TwoLineConfig)  # two-line plates read by line (pipeline.lines)
+    glyph_weight: float = DEFAULT_GLYPH_WEIGHT  # of the glyph check (pipeline.glyphs), with a glyph engine given
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.views if name not in VIEW_NAMES]
@@ -121,9 +123,11 @@ def ctc_decode(probs: np.ndarray, alphabet: str, config: RecognizerConfig) -> Ra
 class Recognizer:
     """Turns crops into RawText with one forward pass per `max_batch` crops."""
 
-    def __init__(self, engine: Engine, config: RecognizerConfig, alphabet: str = PLATE_ALPHABET) -> None:
+    def __init__(self, engine: Engine, config: RecognizerConfig, alphabet: str = PLATE_ALPHABET,
+                 glyphs: Engine | None = None) -> None:
         meta: EngineMetadata = engine.metadata
         self.engine = engine
+        self.glyphs = glyphs if config.glyph_weight > 0 else None  # the glyph check's classifier (pipeline.glyphs)
         self.config = config
         self.alphabet = alphabet
         self.height, self.width = meta.input_height, meta.input_width
@@ -134,11 +138,12 @@ class Recognizer:
 
     def read(self, crops: list[PlateCrop]) -> list[RawText]:
         """Each crop read in the first view; an unsure one also in the others, and then every string any view
-        read is scored by all. A crop that looks like a two-line plate is also read line by line."""
+        read is scored by all, and by the glyph check where there is one. A crop that looks like a two-line plate is
+        also read line by line."""
         first, *others = self.config.views
         probs = self.probabilities([VIEWS[first](c.image) for c in crops])
         texts = [ctc_decode(p, self.alphabet, self.config) for p in probs]
-        if others:
+        if others or self.glyphs is not None:  # one view and the glyph check: the pool is scored on that view
             self.read_views(crops, probs, texts)
         self.read_lines(crops, texts)
         return texts
@@ -157,6 +162,31 @@ class Recognizer:
         for k, i in enumerate(unsure):
             reads = [texts[i], *(self.decode_turned(p, moved) for p, moved in views[k][1:])]
             texts[i] = RawText(texts[i].chars, self.rescore(views[k], reads))
+        if self.glyphs is not None:
+            self.check_glyphs(self.glyphs, crops, probs, unsure, texts)
+
+    def check_glyphs(self, glyphs: Engine, crops: list[PlateCrop], probs: list[np.ndarray], unsure: list[int],
+                     texts: list[RawText]) -> None:
+        """The glyph check (pipeline.glyphs) of the rescored reads (in `texts`, replaced in place): every character
+        of the first read cut out and classified alone, one forward pass for all of them."""
+        first = VIEWS[self.config.views[0]]
+        cut: list[tuple[int, str, list[np.ndarray]]] = []  # (read, its first string, its glyphs)
+        for k in unsure:
+            image = first(crops[k].image)
+            classes, centres = emission_centres(probs[k])
+            spans = spans_from_centres(centres, self.pixels_per_frame(image, len(probs[k])), image.shape[1])
+            if spans is not None and texts[k].scored:
+                gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+                cut.append((k, "".join(self.alphabet[c - 1] for c in classes), cut_glyphs(gray, spans)))
+        if not cut:
+            return
+        charset = glyphs.metadata.charset
+        log_probs = glyph_log_probs(glyphs.infer(to_glyph_input([g for _, _, cuts in cut for g in cuts])), charset)
+        start = 0
+        for k, first_read, cuts in cut:
+            mine, start = log_probs[start : start + len(cuts)], start + len(cuts)
+            rescored = with_glyphs(texts[k].scored, mine, first_read, charset, self.config.glyph_weight)
+            texts[k] = RawText(texts[k].chars, rescored)
 
     def read_turned(self, crops: list[PlateCrop], probs: list[np.ndarray], unsure: list[int],
                     views: list[list[tuple[np.ndarray, int]]]) -> None:
@@ -165,13 +195,16 @@ class Recognizer:
         turned = []
         for k, i in enumerate(unsure):
             image = first(crops[i].image)
-            width = input_width(image, self.height, self.width) if self.dynamic_width else self.width
-            scale = pixels_per_frame(image, len(probs[i]), self.height, width)
-            if (turn := turn_crop(image, probs[i], scale)) is not None:
+            if (turn := turn_crop(image, probs[i], self.pixels_per_frame(image, len(probs[i])))) is not None:
                 turned.append((k, *turn))
         read = self.probabilities([image for _, image, _ in turned])
         for (k, _, moved), p in zip(turned, read, strict=True):
             views[k].append((p, moved))
+
+    def pixels_per_frame(self, image: np.ndarray, frames: int) -> float:
+        """Crop columns per output frame of `image` as this recognizer reads it."""
+        width = input_width(image, self.height, self.width) if self.dynamic_width else self.width
+        return pixels_per_frame(image, frames, self.height, width)
 
     def decode_turned(self, probs: np.ndarray, moved: int) -> RawText:
         """A view's read in plate order: the characters it moved to the back put in front again."""

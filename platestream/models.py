@@ -21,3 +21,8 @@ def default_detector(device: str = "cpu") -> Path:
 def default_recognizer(device: str = "cpu") -> Path:
     # No INT8 recognizer: dynamic quantization of its LSTMs was four times slower here (MODEL_CARD.md).
     return SHIPPED_MODELS / ("recognizer.pt" if device.startswith("cuda") else "recognizer.onnx")
+
+
+def default_glyphs(device: str = "cpu") -> Path:
+    """The glyph check's classifier (pipeline.glyphs): the PyTorch file on CUDA, as for the recognizer."""
+    return SHIPPED_MODELS / ("glyphs.pt" if device.startswith("cuda") else "glyphs.onnx")

@@ -13,13 +13,14 @@ from pipeline.crop import DEFAULT_MARGIN_X, DEFAULT_MARGIN_Y, CropMargins
 from pipeline.decode import DEFAULT_MAX_PIXELS
 from pipeline.detect import DEFAULT_EXTRA_SIZES, DetectorConfig
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
+from pipeline.glyphs import DEFAULT_GLYPH_WEIGHT
 from pipeline.lines import TwoLineConfig
 from pipeline.postprocess import PostprocessConfig, TemplatePolicy
 from pipeline.reader import ReaderConfig, merge_regions
 from pipeline.recognize import RecognizerConfig
 from pipeline.track import TrackerConfig
 from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, VIEW_NAMES, ViewName
-from platestream.models import default_detector, default_recognizer
+from platestream.models import default_detector, default_glyphs, default_recognizer
 
 DetectorSize = Annotated[int, Field(ge=64, le=4096, multiple_of=32)]
 
@@ -32,6 +33,9 @@ class CoreSettings(BaseSettings):
     detector: Path = Field(default_factory=default_detector,
                            description="detector engine (.onnx, .pt, .engine); default: the shipped one for the device")
     recognizer: Path = Field(default_factory=default_recognizer, description="recognizer engine")
+    glyphs: Path = Field(default_factory=default_glyphs, description="glyph classifier of the glyph check")
+    glyph_weight: float = Field(DEFAULT_GLYPH_WEIGHT, ge=0.0, le=10.0, description="weight of the glyph check "
+                                "(pipeline.glyphs) when unsure reads are rescored; 0 = off, no glyph engine loaded")
     device: str = Field("cpu", description="cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads per engine; 0 = all cores")
     detector_imgsz: DetectorSize = 640
@@ -73,14 +77,21 @@ class CoreSettings(BaseSettings):
             self.detector = default_detector(self.device)
         if "recognizer" not in self.model_fields_set:
             self.recognizer = default_recognizer(self.device)
+        if "glyphs" not in self.model_fields_set:
+            self.glyphs = default_glyphs(self.device)
         return self
+
+    def glyph_engine(self) -> Path | None:
+        """The glyph classifier to load; None when the glyph check is off."""
+        return self.glyphs if self.glyph_weight > 0 else None
 
     def reader_config(self, keep_crops: bool = False) -> ReaderConfig:
         return ReaderConfig(
             detector=DetectorConfig(self.detector_imgsz, self.detector_confidence, self.detector_iou,
                                     extra_sizes=self.detector_extra_sizes),
             recognizer=RecognizerConfig(views=self.read_views, views_up_to=self.read_views_up_to,
-                                        two_lines=TwoLineConfig(enabled=self.read_two_lines)),
+                                        two_lines=TwoLineConfig(enabled=self.read_two_lines),
+                                        glyph_weight=self.glyph_weight),
             postprocess=PostprocessConfig(top_n=self.top_n),
             crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y),
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),

@@ -61,6 +61,16 @@ def camera_view(image: np.ndarray, rng: np.random.Generator, min_height: int = 2
     (endtoend-us: 5th-95th percentile), softened by motion and compression, with some of the car around them.
     Without this the recognizer reads close-ups well and drops or confuses characters in live frames.
     """
+    image = camera_smear(image, rng, min_height, max_height)
+    h, w = image.shape[:2]
+    top, bottom, left, right = (int(p) for p in rng.uniform(0.0, 0.12, 4) * np.array([h, h, w, w]))
+    out: np.ndarray = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    return out
+
+
+def camera_smear(image: np.ndarray, rng: np.random.Generator, min_height: int, max_height: int) -> np.ndarray:
+    """The crop shrunk to a random height in [min_height, max_height], sometimes motion-blurred, JPEG-recompressed,
+    and grown back to its size: the detail a street camera keeps of it (unchanged if already that small)."""
     h, w = image.shape[:2]
     scale = rng.uniform(min_height, max_height) / h
     if scale < 1:
@@ -70,9 +80,7 @@ def camera_view(image: np.ndarray, rng: np.random.Generator, min_height: int = 2
             small = cv2.filter2D(small, -1, np.full((1, k), 1.0 / k, np.float32))
         small = recompress(small, int(rng.integers(40, 90)))
         image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    top, bottom, left, right = (int(p) for p in rng.uniform(0.0, 0.12, 4) * np.array([h, h, w, w]))
-    out: np.ndarray = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
-    return out
+    return image
 
 
 def stretch_x(image: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:

@@ -95,13 +95,38 @@ def export_recognizer(weights: Sequence[Path], out_dir: Path, name: str = "recog
     )
     write_onnx_metadata(onnx_path, metadata)
     compact_onnx(onnx_path)
-    pt_path = out_dir / f"{name}.pt"
-    # FP16 storage of the large tensors halves the file, as for ONNX (small ones such as BatchNorm statistics
-    # stay FP32); the PyTorch engine copies them into its FP32 (or FP16 on CUDA) net.
+    return onnx_path, save_torch_engine(net, metadata, out_dir / f"{name}.pt")
+
+
+def save_torch_engine(net: torch.nn.Module, metadata: EngineMetadata, path: Path) -> Path:
+    """The PyTorch engine file of a recognizer or glyph classifier. FP16 storage of the large tensors halves the
+    file, as compact_onnx does for ONNX (small ones such as BatchNorm statistics stay FP32); the PyTorch engine
+    copies them into its FP32 (or FP16 on CUDA) net."""
     half = {k: v.half() if v.is_floating_point() and v.numel() >= MIN_ELEMENTS else v
             for k, v in net.state_dict().items()}
-    torch.save({"state_dict": half, METADATA_KEY: metadata.to_json()}, pt_path)
-    return onnx_path, pt_path
+    torch.save({"state_dict": half, METADATA_KEY: metadata.to_json()}, path)
+    return path
+
+
+def export_glyphs(net: torch.nn.Module, charset: str, out_dir: Path, source: Path, name: str = "glyphs",
+                  training: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Engine files of a `train glyphs` classifier (pipeline.glyphs): ONNX and PyTorch, metadata inside."""
+    from pipeline.glyphs import GLYPH_HEIGHT, GLYPH_WIDTH
+
+    metadata = EngineMetadata(
+        kind=ModelKind.GLYPHS, name=name, version=today(), input_height=GLYPH_HEIGHT, input_width=GLYPH_WIDTH,
+        charset=charset, source_weights=source.name, source_sha256=sha256_of(source), training=training or {},
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    torch.onnx.export(
+        net.eval(), (torch.zeros(1, 1, GLYPH_HEIGHT, GLYPH_WIDTH),), str(onnx_path), input_names=["images"],
+        output_names=["logits"], dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+        dynamo=False,
+    )
+    write_onnx_metadata(onnx_path, metadata)
+    compact_onnx(onnx_path)
+    return onnx_path, save_torch_engine(net, metadata, out_dir / f"{name}.pt")
 
 
 def detector_stride(model: Any) -> int:

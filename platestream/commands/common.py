@@ -18,6 +18,9 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("engines (default: PLATESTREAM_* settings, else the shipped engines)")
     group.add_argument("--detector", type=Path, help="detector engine file (.onnx, .pt, .engine)")
     group.add_argument("--recognizer", type=Path, help="recognizer engine file")
+    group.add_argument("--glyphs", type=Path, help="glyph classifier of the glyph check")
+    group.add_argument("--glyph-weight", dest="glyph_weight", type=float,
+                       help="weight of the glyph check when unsure reads are rescored (0 = off)")
     group.add_argument("--device", help="cpu, cuda or cuda:N")
     group.add_argument("--region", dest="regions", help="comma-separated plate regions, e.g. br or us,generic")
     group.add_argument("--imgsz", dest="detector_imgsz", type=int, help="detector input size (multiple of 32)")
@@ -44,7 +47,7 @@ def build_reader(settings: CoreSettings, keep_crops: bool = False, threads: int 
     settings.check_regions()  # before the engines load (seconds): a bad regions file fails at once
     return PlateReader.from_files(
         settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device,
-        settings.threads if threads is None else threads,
+        settings.threads if threads is None else threads, settings.glyph_engine(),
     )
 
 

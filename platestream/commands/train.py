@@ -14,17 +14,26 @@ CONFIGS = Path(training.__file__).parent / "configs"
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("train", help="train the plate detector or the recognizer")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
-    for kind, help_text in (("detector", "YOLO plate detector (ultralytics)"), ("ocr", "EasyOCR recognizer")):
+    kinds_help = (("detector", "YOLO plate detector (ultralytics)"), ("ocr", "EasyOCR recognizer"),
+                  ("glyphs", "glyph classifier of the glyph check (minutes on a CPU; not resumable)"))
+    for kind, help_text in kinds_help:
         p = kinds.add_parser(kind, help=help_text)
         p.add_argument("--config", type=Path, default=CONFIGS / f"{kind}.yaml", help="experiment YAML")
         p.add_argument("overrides", nargs="*", metavar="key=value", help="override config values")
         p.add_argument("--runs", type=Path, default=Path("runs"), help="folder for run folders")
         p.add_argument("--name", help="suffix for the run folder name")
-        p.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in this folder")
+        if kind != "glyphs":
+            p.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in this folder")
         p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kind == "glyphs":
+        from training.glyphs import train_glyphs
+
+        engine = train_glyphs(load_config(args.config, args.overrides), new_run_dir(args.runs, "glyphs", args.name))
+        print(f"glyph engine: {engine} (and {engine.with_suffix('.pt').name} beside it)")
+        return 0
     if args.kind == "detector":
         from training.detector import resume_detector, train_detector
 
