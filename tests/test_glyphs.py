@@ -139,10 +139,11 @@ def test_cli_refuses_a_wrong_glyph_file_and_runs_without_the_check(ocr_dir: Path
 
 def test_train_glyphs_on_a_few_crops_exports_a_working_engine(tmp_path: Path, ocr_dir: Path,
                                                               recognizer: Engine) -> None:
-    assert main(["train", "glyphs", f"data={ocr_dir}", "limit=40", "epochs=1", "copies=2", "batch=64",
+    assert main(["train", "glyphs", f"data={ocr_dir}", "limit=40", "epochs=1", "copies=2", "batch=64", "synthetic=6",
                  "--runs", str(tmp_path)]) == 0
     (run,) = (tmp_path / "glyphs").iterdir()
-    assert {"config.yaml", "metrics.csv", "glyphs.onnx", "glyphs.pt", "last.pt"} <= {p.name for p in run.iterdir()}
+    written = {p.name for p in run.iterdir()}
+    assert {"config.yaml", "metrics.csv", "glyphs.onnx", "glyphs.pt", "last.pt", "synthetic"} <= written
     assert "accuracy_all" in (run / "metrics.csv").read_text().splitlines()[0]
     engine = create_engine(run / "glyphs.onnx")
     assert engine.metadata.kind == ModelKind.GLYPHS and engine.metadata.training["run"] == run.name

@@ -1,7 +1,8 @@
 """`platestream train glyphs`: the glyph classifier of the glyph check (pipeline.glyphs).
 
-Glyphs come from the real OCR crops (the same split, corrections and exclusions as `train ocr`): the shipped
-recognizer locates every character of each crop it reads exactly as labelled (training.reorder.locate_characters),
+Glyphs come from the real OCR crops (the same split, corrections and exclusions as `train ocr`; `synthetic:` adds
+rendered plates): the recognizer named by `recognizer:` (the shipped one by default) locates every character of each
+crop it reads exactly as labelled (training.reorder.locate_characters),
 and each character is cut out as inference cuts it, with its window moved and resized a little. A crop is used as
 it is and in `copies - 1` versions smeared as a street camera sees it, so the classifier learns the plates
 endtoend-us shows (15-75 px high) from close-ups.
@@ -30,7 +31,7 @@ from training.datasets import OcrSample
 from training.detector import resolve_device
 from training.errors import DatasetError
 from training.export import export_glyphs, load_recognizer_weights
-from training.ocr import load_samples, one_cycle, write_metrics
+from training.ocr import load_samples, one_cycle, synthetic_samples, write_metrics
 from training.reorder import locate_characters
 from training.tracking import Tracker, tracked
 
@@ -131,6 +132,7 @@ def fit_glyphs(config: dict[str, Any], run_dir: Path, tracker: Tracker) -> Path:
     device = "cuda:0" if device == "0" else device
     locator, charset = load_recognizer_weights(Path(config["recognizer"]))
     train, val = load_samples({**config, "charset": charset, "oversample": {}})
+    train += synthetic_samples({**config, "charset": charset}, run_dir)  # fonts and styles the real crops lack
     limit = int(config.get("limit") or 0) or None
     train_set = glyph_set(train[:limit], locator, charset, config, rng, int(config["copies"]), jitter=True)
     val_set = glyph_set(val[:limit], locator, charset, config, rng, 1, jitter=False)
