@@ -137,14 +137,16 @@ def test_cli_refuses_a_wrong_glyph_file_and_runs_without_the_check(ocr_dir: Path
     assert main(["recognize", image, "--glyph-weight", "0", "--glyphs", "/nonexistent.onnx"]) == 0
 
 
-def test_train_glyphs_on_a_few_crops_exports_a_working_engine(tmp_path: Path, ocr_dir: Path,
-                                                              recognizer: Engine) -> None:
+def test_train_glyphs_on_a_few_crops_exports_a_working_engine(tmp_path: Path, ocr_dir: Path, recognizer: Engine,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "glyphs", f"data={ocr_dir}", "limit=40", "epochs=1", "copies=2", "batch=64", "synthetic=6",
                  "--runs", str(tmp_path)]) == 0
+    assert "from 40 real and 6 rendered crops" in capsys.readouterr().out
     (run,) = (tmp_path / "glyphs").iterdir()
     written = {p.name for p in run.iterdir()}
     assert {"config.yaml", "metrics.csv", "glyphs.onnx", "glyphs.pt", "last.pt", "synthetic"} <= written
-    assert "accuracy_all" in (run / "metrics.csv").read_text().splitlines()[0]
+    header = (run / "metrics.csv").read_text().splitlines()[0]
+    assert "accuracy_all" in header and "accuracy_us" in header  # the first 40 crops of plates-ocr are US
     engine = create_engine(run / "glyphs.onnx")
     assert engine.metadata.kind == ModelKind.GLYPHS and engine.metadata.training["run"] == run.name
     from pipeline.crop import whole_image_crop

@@ -132,11 +132,14 @@ def fit_glyphs(config: dict[str, Any], run_dir: Path, tracker: Tracker) -> Path:
     device = "cuda:0" if device == "0" else device
     locator, charset = load_recognizer_weights(Path(config["recognizer"]))
     train, val = load_samples({**config, "charset": charset, "oversample": {}})
-    train += synthetic_samples({**config, "charset": charset}, run_dir)  # fonts and styles the real crops lack
     limit = int(config.get("limit") or 0) or None
-    train_set = glyph_set(train[:limit], locator, charset, config, rng, int(config["copies"]), jitter=True)
+    # the rendered plates give fonts and styles the real crops lack
+    rendered = synthetic_samples({**config, "charset": charset}, run_dir)
+    train = train[:limit] + rendered
+    train_set = glyph_set(train, locator, charset, config, rng, int(config["copies"]), jitter=True)
     val_set = glyph_set(val[:limit], locator, charset, config, rng, 1, jitter=False)
-    print(f"glyphs: {len(train_set.labels)} to train on, {len(val_set.labels)} held out (smeared)")
+    print(f"glyphs: {len(train_set.labels)} to train on from {len(train) - len(rendered)} real and {len(rendered)} "
+          f"rendered crops, {len(val_set.labels)} held out (smeared)")
     net = GlyphNet(len(PLATE_ALPHABET)).to(device)
     images = torch.from_numpy(to_glyph_input(list(train_set.images)))
     labels = torch.from_numpy(train_set.labels).long()
