@@ -6,7 +6,7 @@ One module per runtime (ONNX Runtime, PyTorch, TensorRT). Each engine file carri
 
 from engines.base import Engine, EngineMetadata, ModelKind
 from engines.errors import EngineError, EngineFileError, RuntimeUnavailable
-from engines.registry import available_runtimes, create_engine
+from engines.registry import available_runtimes, check_kind, create_engine
 
 __all__ = [
     "Engine",
@@ -16,5 +16,6 @@ __all__ = [
     "ModelKind",
     "RuntimeUnavailable",
     "available_runtimes",
+    "check_kind",
     "create_engine",
 ]

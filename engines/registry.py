@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from engines.base import Engine
+from engines.base import Engine, ModelKind
 from engines.errors import EngineFileError, RuntimeUnavailable
 
 # runtime name -> (module, class, python package it needs)
@@ -41,4 +41,11 @@ def create_engine(path: Path, device: str = "cpu", threads: int = 0, *, load: bo
     engine: Engine = getattr(module, class_name)(path, device=device, threads=threads)
     if load:
         engine.load()
+    return engine
+
+
+def check_kind(engine: Engine, kind: ModelKind) -> Engine:
+    """`engine`, if it is a model of this kind: a recognizer file given as the detector fails here, clearly."""
+    if engine.metadata.kind != kind:
+        raise EngineFileError(f"expected a {kind} engine, got a {engine.metadata.kind} ({engine.metadata.name})")
     return engine

@@ -6,8 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engines import Engine, ModelKind, create_engine
-from engines.errors import EngineFileError
+from engines import Engine, ModelKind, check_kind, create_engine
 from pipeline.crop import CropMargins, crop_plate
 from pipeline.detect import DetectorConfig, detect
 from pipeline.errors import FormatConfigError
@@ -50,18 +49,11 @@ def merge_regions(names: tuple[str, ...], known: dict[str, Region]) -> Region:
     )
 
 
-def check_kind(engine: Engine, kind: ModelKind) -> Engine:
-    if engine.metadata.kind != kind:
-        raise EngineFileError(f"expected a {kind} engine, got a {engine.metadata.kind} ({engine.metadata.name})")
-    return engine
-
-
 class PlateReader:
     def __init__(self, detector: Engine, recognizer: Engine, config: ReaderConfig | None = None,
                  glyphs: Engine | None = None) -> None:
         self.config = config or ReaderConfig()
         self.detector = check_kind(detector, ModelKind.DETECTOR)
-        glyphs = check_kind(glyphs, ModelKind.GLYPHS) if glyphs is not None else None
         self.recognizer = Recognizer(check_kind(recognizer, ModelKind.RECOGNIZER), self.config.recognizer,
                                      glyphs=glyphs)
         self.region = merge_regions(self.config.regions, load_regions(self.config.regions_file))

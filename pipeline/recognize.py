@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from engines import Engine, EngineMetadata
+from engines import Engine, EngineMetadata, ModelKind, check_kind
 from pipeline.ctc import ctc_log_likelihood
 from pipeline.errors import ReaderConfigError
 from pipeline.glyphs import DEFAULT_GLYPH_WEIGHT, cut_glyphs, glyph_log_probs, to_glyph_input, with_glyphs
@@ -127,7 +127,8 @@ class Recognizer:
                  glyphs: Engine | None = None) -> None:
         meta: EngineMetadata = engine.metadata
         self.engine = engine
-        self.glyphs = glyphs if config.glyph_weight > 0 else None  # the glyph check's classifier (pipeline.glyphs)
+        # the glyph check's classifier (pipeline.glyphs)
+        self.glyphs = check_kind(glyphs, ModelKind.GLYPHS) if glyphs is not None and config.glyph_weight > 0 else None
         self.config = config
         self.alphabet = alphabet
         self.height, self.width = meta.input_height, meta.input_width

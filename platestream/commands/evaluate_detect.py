@@ -8,8 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engines import ModelKind, create_engine
-from pipeline.reader import check_kind
+from engines import ModelKind, check_kind, create_engine
 from platestream.commands.common import add_reader_options, settings_from
 from training.evaluate_detect import DetectReport, evaluate_detector, read_yolo_split
 

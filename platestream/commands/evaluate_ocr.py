@@ -8,9 +8,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engines import ModelKind, create_engine
+from engines import create_engine
 from pipeline.formats import load_regions
-from pipeline.reader import check_kind, merge_regions
+from pipeline.reader import merge_regions
 from pipeline.recognize import Recognizer
 from platestream.commands.common import (
     add_comparison_options,
@@ -59,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
     engine = create_engine(settings.recognizer, settings.device, settings.threads)
     region = merge_regions(tuple(settings.regions.split(",")), load_regions(settings.regions_file))
     glyphs = settings.glyph_engine()
-    glyph_engine = None if glyphs is None else check_kind(
-        create_engine(glyphs, settings.device, settings.threads), ModelKind.GLYPHS)
+    glyph_engine = None if glyphs is None else create_engine(glyphs, settings.device, settings.threads)
     recognizer = Recognizer(engine, settings.reader_config().recognizer, glyphs=glyph_engine)
     with tqdm(total=len(samples), unit="crop", desc="eval-ocr") as bar:
         report, outcomes = evaluate_crops(recognizer, samples, region, on_batch=bar.update)
