@@ -8,7 +8,7 @@ log-probabilities of each candidate's characters, weighted, are added to the can
 shape is clear it outvotes the recognizer's sense of place, and where it is not (`O` and `0` share one glyph on
 many plates) the recognizer's context decides.
 
-Where the characters lie comes from the recognizer's first read (pipeline.turn.spans_from_centres). Only
+Where the characters lie comes from the recognizer's first read (pipeline.turn.locate_read). Only
 candidates of that read's length can be compared character by character; the others keep their CTC score, as if
 their glyph term were the first read's.
 """

@@ -19,7 +19,7 @@ from pipeline.glyphs import DEFAULT_GLYPH_WEIGHT, cut_glyphs, glyph_log_probs, t
 from pipeline.lines import TwoLineConfig, line_gap, split_lines, two_line_read
 from pipeline.postprocess import best_confidence, expand_alternatives
 from pipeline.records import CharGuess, PlateCrop, RawText
-from pipeline.turn import emission_centres, spans_from_centres, turn_crop, turn_text
+from pipeline.turn import locate_read, turn_crop, turn_text
 from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, TURN, VIEW_NAMES, VIEWS
 
 PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -174,8 +174,7 @@ class Recognizer:
         cut: list[tuple[int, str, list[np.ndarray]]] = []  # (read, its first string, its glyphs)
         for k in unsure:
             image = first(crops[k].image)
-            classes, centres = emission_centres(probs[k])
-            spans = spans_from_centres(centres, self.pixels_per_frame(image, len(probs[k])), image.shape[1])
+            classes, spans = locate_read(probs[k], self.pixels_per_frame(image, len(probs[k])), image.shape[1])
             if spans is not None and texts[k].scored:
                 gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
                 cut.append((k, "".join(self.alphabet[c - 1] for c in classes), cut_glyphs(gray, spans)))

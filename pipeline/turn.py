@@ -57,6 +57,13 @@ def spans_from_centres(centres: list[float], pixels_per_frame: float, crop_width
     return spans if all(a < b for a, b in pairwise(bounds)) else None
 
 
+def locate_read(scores: np.ndarray, pixels_per_frame: float,
+                crop_width: int) -> tuple[list[int], CharacterSpans | None]:
+    """The classes a read's greedy CTC decoding emits, and where in the crop they lie (None as spans_from_centres)."""
+    classes, centres = emission_centres(scores)
+    return classes, spans_from_centres(centres, pixels_per_frame, crop_width)
+
+
 def rotate_characters(image: np.ndarray, spans: CharacterSpans, k: int) -> np.ndarray:
     """Move the first k characters behind the last; the plate's margins stay where they were."""
     cut = spans.cuts[k - 1]
@@ -72,11 +79,8 @@ def turn_text(text: str, k: int) -> str:
 def turn_crop(image: np.ndarray, probs: np.ndarray, pixels_per_frame: float) -> tuple[np.ndarray, int] | None:
     """The crop with the first half of the characters its read `probs` found moved behind the rest, and how many
     moved; None for reads too short to turn."""
-    classes, centres = emission_centres(probs)
-    if len(classes) < MIN_TURN_CHARS:
-        return None
-    spans = spans_from_centres(centres, pixels_per_frame, image.shape[1])
-    if spans is None:
+    classes, spans = locate_read(probs, pixels_per_frame, image.shape[1])
+    if len(classes) < MIN_TURN_CHARS or spans is None:
         return None
     k = len(classes) // 2
     return rotate_characters(image, spans, k), k

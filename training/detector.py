@@ -27,6 +27,12 @@ def resolve_device(device: str) -> str:
     return "0" if torch.cuda.is_available() else "cpu"
 
 
+def torch_device(device: str) -> str:
+    """`device` as PyTorch names it: `auto` resolved, and ultralytics' "0" written `cuda:0`."""
+    resolved = resolve_device(device)
+    return "cuda:0" if resolved == "0" else resolved
+
+
 def yolo_folder_splits(folder: Path) -> dict[str, Path]:
     splits = {split: folder / "images" / split for split in ("train", "val")}
     missing = [str(p) for p in splits.values() if not p.is_dir()]

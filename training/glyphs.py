@@ -28,10 +28,10 @@ from pipeline.turn import CharacterSpans
 from training.augment import camera_smear
 from training.config import save_config
 from training.datasets import OcrSample
-from training.detector import resolve_device
+from training.detector import torch_device
 from training.errors import DatasetError
 from training.export import export_glyphs, load_recognizer_weights
-from training.ocr import load_samples, one_cycle, synthetic_samples, write_metrics
+from training.ocr import load_samples, log_epoch, one_cycle, synthetic_samples
 from training.reorder import locate_characters
 from training.tracking import Tracker, tracked
 
@@ -128,8 +128,7 @@ def fit_glyphs(config: dict[str, Any], run_dir: Path, tracker: Tracker) -> Path:
     seed = int(config["seed"])
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    device = resolve_device(str(config["device"]))
-    device = "cuda:0" if device == "0" else device
+    device = torch_device(str(config["device"]))
     locator, charset = load_recognizer_weights(Path(config["recognizer"]))
     train, val = load_samples({**config, "charset": charset, "oversample": {}})
     limit = int(config.get("limit") or 0) or None
@@ -152,9 +151,7 @@ def fit_glyphs(config: dict[str, Any], run_dir: Path, tracker: Tracker) -> Path:
         steps = tqdm(range(0, len(labels), batch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch")
         loss = train_epoch(net, images, labels, steps, batch, optimizer, scheduler, order, device)
         metrics = {"epoch": epoch + 1, "loss": loss, **validate(net, val_set, device)}
-        print("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-        write_metrics(run_dir / "metrics.csv", metrics)
-        tracker.log_metrics(metrics, step=epoch + 1)
+        log_epoch(metrics, run_dir / "metrics.csv", tracker)
     weights = run_dir / "last.pt"
     torch.save({"state_dict": net.cpu().state_dict(), "charset": PLATE_ALPHABET, "config": config}, weights)
     onnx_path, _ = export_glyphs(net, PLATE_ALPHABET, run_dir, weights,

@@ -28,7 +28,7 @@ from training.datasets import (
     read_ocr_set,
     split_of,
 )
-from training.detector import resolve_device
+from training.detector import torch_device
 from training.errors import DatasetError
 from training.export import load_recognizer_weights
 from training.reorder import character_spans, reorder_crop
@@ -243,8 +243,7 @@ def train_ocr(config: dict[str, Any], run_dir: Path, resume: dict[str, Any] | No
 
 def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dict[str, Any] | None) -> Path:
     torch.manual_seed(config["seed"])
-    device = resolve_device(str(config["device"]))
-    device = "cuda:0" if device == "0" else device
+    device = torch_device(str(config["device"]))
     charset, seed = config["charset"], config["seed"]
     train, val = load_samples(config)
     train += synthetic_samples(config, run_dir)
@@ -289,9 +288,7 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
             scheduler.step()
             total += loss.item()
         metrics = {"epoch": epoch + 1, "loss": total / len(loader), **validate(net, val_loader, val, charset, device)}
-        print("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-        write_metrics(metrics_path, metrics)
-        tracker.log_metrics(metrics, step=epoch + 1)  # steps count epochs from 1, as metrics.csv does
+        log_epoch(metrics, metrics_path, tracker)
         state = {"state_dict": net.state_dict(), "charset": charset, "metrics": metrics, "config": config}
         # Every epoch's weights (7 MiB, no optimizer state), so that any epoch can be exported or built on, not
         # only the best by held-out exact and the last: the two rank epochs differently end to end.
@@ -309,6 +306,13 @@ def one_cycle(optimizer: torch.optim.Optimizer, lr: float, total: int) -> torch.
     which a tiny run (a user's first few crops, 10 steps) would hit."""
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total,
                                                pct_start=min(0.9, max(0.1, 1.5 / total)))
+
+
+def log_epoch(metrics: dict[str, Any], path: Path, tracker: Tracker) -> None:
+    """An epoch's metrics (with `epoch`, counted from 1) printed, appended to metrics.csv and sent to the tracker."""
+    print("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    write_metrics(path, metrics)
+    tracker.log_metrics(metrics, step=metrics["epoch"])  # steps count epochs from 1, as metrics.csv does
 
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:

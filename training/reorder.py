@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from engines.networks import RecognizerNet
 from pipeline.recognize import input_width, pixels_per_frame, to_recognizer_input
-from pipeline.turn import CharacterSpans, emission_centres, rotate_characters, spans_from_centres, turn_text
+from pipeline.turn import CharacterSpans, locate_read, rotate_characters, turn_text
 from training.datasets import OcrSample
 
 
@@ -36,10 +36,8 @@ def locate_characters(net: RecognizerNet, image: np.ndarray, text: str, charset:
     tensor = torch.from_numpy(to_recognizer_input(image, height, width))[None]
     with torch.inference_mode():
         logits = net(tensor)[0].float().numpy()
-    classes, centres = emission_centres(logits)
-    if "".join(charset[c - 1] for c in classes) != text:
-        return None
-    return spans_from_centres(centres, pixels_per_frame(image, logits.shape[0], height, width), w)
+    classes, spans = locate_read(logits, pixels_per_frame(image, logits.shape[0], height, width), w)
+    return spans if "".join(charset[c - 1] for c in classes) == text else None
 
 
 def reorder_crop(image: np.ndarray, spans: CharacterSpans, text: str, k: int) -> tuple[np.ndarray, str]:
