@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engines import Engine, ModelKind, check_kind, create_engine
 from pipeline.crop import CropMargins, crop_plate
+from pipeline.dedupe import drop_duplicates
 from pipeline.detect import DetectorConfig, detect
 from pipeline.errors import FormatConfigError
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
@@ -83,7 +84,7 @@ class PlateReader:
         elapsed_ms = (finished - started) * 1000 / max(len(frames), 1)  # batch time, shared out
         results = []
         for frame, frame_crops in zip(frames, crops, strict=True):
-            reads = [r for _ in frame_crops if (r := next(plate_reads)) is not None]
+            reads = drop_duplicates([r for _ in frame_crops if (r := next(plate_reads)) is not None])
             results.append(FrameResult(frame.source, frame.width, frame.height, reads, round(elapsed_ms, 2)))
         return results, StageTimes(detect_s=detected - started, recognize_s=finished - detected)
 

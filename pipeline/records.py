@@ -32,6 +32,13 @@ class Box:
         union = self.width * self.height + other.width * other.height - inter
         return inter / union if union > 0 else 0.0
 
+    def covers(self, other: Box) -> float:
+        """The share of `other`'s area that lies inside this box."""
+        iw = max(0.0, min(self.x2, other.x2) - max(self.x1, other.x1))
+        ih = max(0.0, min(self.y2, other.y2) - max(self.y1, other.y1))
+        area = other.width * other.height
+        return iw * ih / area if area > 0 else 0.0
+
     def as_xywh(self) -> dict[str, int]:
         return {"x": round(self.x1), "y": round(self.y1), "width": round(self.width), "height": round(self.height)}
 
