@@ -25,19 +25,21 @@ class Box:
     def height(self) -> float:
         return self.y2 - self.y1
 
-    def iou(self, other: Box) -> float:
+    def intersection(self, other: Box) -> float:
+        """Area shared with `other`."""
         iw = max(0.0, min(self.x2, other.x2) - max(self.x1, other.x1))
         ih = max(0.0, min(self.y2, other.y2) - max(self.y1, other.y1))
-        inter = iw * ih
+        return iw * ih
+
+    def iou(self, other: Box) -> float:
+        inter = self.intersection(other)
         union = self.width * self.height + other.width * other.height - inter
         return inter / union if union > 0 else 0.0
 
     def covers(self, other: Box) -> float:
         """The share of `other`'s area that lies inside this box."""
-        iw = max(0.0, min(self.x2, other.x2) - max(self.x1, other.x1))
-        ih = max(0.0, min(self.y2, other.y2) - max(self.y1, other.y1))
         area = other.width * other.height
-        return iw * ih / area if area > 0 else 0.0
+        return self.intersection(other) / area if area > 0 else 0.0
 
     def as_xywh(self) -> dict[str, int]:
         return {"x": round(self.x1), "y": round(self.y1), "width": round(self.width), "height": round(self.height)}
