@@ -9,8 +9,8 @@ shape is clear it outvotes the recognizer's sense of place, and where it is not 
 many plates) the recognizer's context decides.
 
 Where the characters lie comes from the recognizer's first read (pipeline.turn.locate_read). Only
-candidates of that read's length can be compared character by character; the others keep their CTC score, as if
-their glyph term were the first read's.
+candidates of that read's length can be compared character by character; the others are given the first read's
+glyph term.
 """
 
 from __future__ import annotations
@@ -78,13 +78,15 @@ def glyph_score(log_probs: np.ndarray, text: str, alphabet: str) -> float | None
 
 def with_glyphs(scored: tuple[tuple[str, float], ...], log_probs: np.ndarray, first_read: str, alphabet: str,
                 weight: float) -> tuple[tuple[str, float], ...]:
-    """Candidates (text, CTC score) with the weighted glyph score added relative to the first read's, best first.
-    Unchanged when the first read itself cannot be compared."""
+    """Candidates (text, CTC score) with the weighted glyph score added, best first. The glyph score is taken
+    relative to the best one among the comparable candidates and the first read, so the term is never positive: a
+    score stays a log-likelihood, and the confidence made of it stays within 0..100. Candidates that cannot be
+    compared are given the first read's term. Unchanged when the first read itself cannot be compared."""
     base = glyph_score(log_probs, first_read, alphabet)
     if base is None:
         return scored
-    rescored = []
-    for text, score in scored:
-        glyph = glyph_score(log_probs, text, alphabet)
-        rescored.append((text, score + (weight * (glyph - base) if glyph is not None else 0.0)))
+    glyphs = [glyph_score(log_probs, text, alphabet) for text, _ in scored]
+    best = max([base, *(g for g in glyphs if g is not None)])
+    rescored = [(text, score + weight * ((glyph if glyph is not None else base) - best))
+                for (text, score), glyph in zip(scored, glyphs, strict=True)]
     return tuple(sorted(rescored, key=lambda pair: -pair[1]))

@@ -76,8 +76,11 @@ def test_a_clear_glyph_outvotes_the_recognizers_sense_of_place() -> None:
     scored = (("A123", -1.0), ("4123", -1.5), ("A12", -1.2))
     rescored = dict(with_glyphs(scored, log_probs, "A123", PLATE_ALPHABET, weight=0.5))
     assert max(rescored, key=lambda t: rescored[t]) == "4123"
-    assert rescored["A123"] == -1.0  # the first read is the reference: its score stays
-    assert rescored["A12"] == -1.2  # another length cannot be compared character by character: unchanged
+    assert rescored["4123"] == -1.5  # the best glyph string is the reference: its score stays
+    penalty = rescored["A123"] - (-1.0)  # the first read loses half its glyph log-likelihood gap to 4123
+    assert penalty == pytest.approx(0.5 * (log_probs[0, PLATE_ALPHABET.index("A")] - math.log(0.9)))
+    assert rescored["A12"] == pytest.approx(-1.2 + penalty)  # another length: the first read's term
+    assert all(score <= ctc for (_, ctc), score in zip(scored, (rescored[t] for t, _ in scored), strict=True))
     assert with_glyphs(scored, log_probs, "A1234", PLATE_ALPHABET, 0.5) == scored  # first read not comparable
     assert glyph_score(log_probs, "京123", PLATE_ALPHABET) is None
 
@@ -154,3 +157,18 @@ def test_train_glyphs_on_a_few_crops_exports_a_working_engine(tmp_path: Path, oc
     crop = whole_image_crop(load_frame(ocr_dir / "us" / "ca1629.jpg").image)
     read = Recognizer(recognizer, RecognizerConfig(views_up_to=100.0), glyphs=engine).read([crop])
     assert read[0].text  # an untrained-looking classifier still yields a read, through the same path
+
+
+def test_confidences_stay_within_0_to_100_with_the_glyph_check(service_reader: PlateReader,
+                                                               endtoend_dir: Path) -> None:
+    """Frames whose reads the glyph check rescores: every candidate's confidence is a share (0..100), and the
+    candidates stay ranked by it, as the API reports them."""
+    names = ("316b64c0-55bf-4079-a1c0-d93f461a576f.jpg", "wts-lg-000066.jpg", "wts-lg-000076.jpg",
+             "wts-lg-000085.jpg", "wts-lg-000134.jpg")
+    results = service_reader.read([load_frame(endtoend_dir / name) for name in names])
+    reads = [r for result in results for r in result.reads]
+    assert len(reads) >= len(names)
+    for read in reads:
+        confidences = [c.confidence for c in read.candidates]
+        assert all(0 <= c <= 100 for c in confidences), (read.plate, confidences)
+        assert confidences == sorted(confidences, reverse=True) and read.confidence == confidences[0]
