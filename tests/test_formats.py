@@ -146,3 +146,17 @@ def test_bad_regions_file_stops_settings_check(tmp_path: Path) -> None:
         CoreSettings(regions="atlantis").check_regions()
     with pytest.raises(ValidationError, match="template_policy"):
         CoreSettings(template_policy="sometimes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("region", "read", "expected"), [
+    ("ro", "B144M0S", "B144MOS"),   # O in a letter group
+    ("ro", "B121PHD", "B121PHD"),   # Bucharest, three digits: no template turns its 1 into I
+    ("ro", "SB90TZ1", "SB90TZI"),   # a county plate
+    ("fr", "AB1Z3CD", "AB123CD"),
+    ("it", "EX1Z3CD", "EX123CD"),
+    ("es", "I234BCD", "1234BCD"),
+    ("in", "KA0SMF5055", "KA05MF5055"),
+    ("in", "DL7CQ1939", "DL7CQ1939"),
+])
+def test_european_and_indian_regions_correct_by_position(region: str, read: str, expected: str) -> None:
+    assert load_regions()[region].best_fit(read) == (expected, True)
