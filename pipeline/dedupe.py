@@ -25,6 +25,8 @@ def same_plate(inner: PlateRead, outer: PlateRead) -> bool:
 
 def drop_duplicates(reads: list[PlateRead]) -> list[PlateRead]:
     """The reads of one frame, less each one whose box holds another read of the same plate: the inner box is
-    the plate's own, so its read is kept. Order is kept."""
-    return [outer for outer in reads
-            if not any(inner is not outer and same_plate(inner, outer) for inner in reads)]
+    the plate's own, so its read is kept. Of two boxes that hold each other (as large), the first is kept. Order
+    is kept."""
+    size = [(r.box.width * r.box.height, i) for i, r in enumerate(reads)]
+    return [outer for o, outer in enumerate(reads)
+            if not any(size[i] < size[o] and same_plate(inner, outer) for i, inner in enumerate(reads))]

@@ -37,6 +37,12 @@ def test_a_box_around_a_plate_that_reads_otherwise_is_kept() -> None:
     assert drop_duplicates([word, plate]) == [word, plate]
 
 
+def test_of_two_boxes_holding_each_other_the_first_is_kept() -> None:
+    first, second = read("ABC123", PLATE), read("ABC123", Box(101, 100, 201, 130))
+    assert drop_duplicates([first, second]) == [first]
+    assert drop_duplicates([second, first]) == [second]
+
+
 def test_plates_side_by_side_are_all_kept() -> None:
     reads = [read("ABC123", PLATE), read("ABC123", Box(300, 100, 400, 130)), read("XYZ789", Box(0, 0, 50, 20))]
     assert drop_duplicates(reads) == reads
