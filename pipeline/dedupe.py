@@ -9,24 +9,24 @@ frames). Geometry alone cannot tell it apart from a close-up, where the main pas
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
+from rapidfuzz.distance import Indel
 
 from pipeline.records import PlateRead
 
 CONTAINED = 0.8  # of the inner box's area inside the outer one
-ALIKE = 0.6  # difflib ratio of the two plates: 2 x matching characters / both lengths
+ALIKE = 0.6  # of the two plates' characters, the share in their longest common subsequence
 
 
 def same_plate(inner: PlateRead, outer: PlateRead) -> bool:
     """`outer` boxes `inner` and reads (nearly) what it reads."""
     return (outer.box.covers(inner.box) >= CONTAINED
-            and SequenceMatcher(None, inner.plate, outer.plate).ratio() >= ALIKE)
+            and Indel.normalized_similarity(inner.plate, outer.plate) >= ALIKE)
 
 
 def drop_duplicates(reads: list[PlateRead]) -> list[PlateRead]:
     """The reads of one frame, less each one whose box holds another read of the same plate: the inner box is
     the plate's own, so its read is kept. Of two boxes that hold each other (as large), the first is kept. Order
     is kept."""
-    size = [(r.box.width * r.box.height, i) for i, r in enumerate(reads)]
+    rank = [(r.box.width * r.box.height, i) for i, r in enumerate(reads)]  # smaller first; as large: earlier
     return [outer for o, outer in enumerate(reads)
-            if not any(size[i] < size[o] and same_plate(inner, outer) for i, inner in enumerate(reads))]
+            if not any(rank[i] < rank[o] and same_plate(inner, outer) for i, inner in enumerate(reads))]
