@@ -123,6 +123,35 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
     assert unrelated.returncode == 2 and "no image in common" in unrelated.stderr
 
 
+def test_eval_corrections_score_the_plate_the_photo_shows(tmp_path: Path, endtoend_dir: Path) -> None:
+    """endtoend-us labels `wts-lg-000159.jpg` 59E21P1; the photo shows 59321P1, which the engines read. The
+    shipped correction still names a label the set gives, and `eval --corrections` scores against it."""
+    from training.datasets import apply_endtoend_corrections, read_corrections, read_endtoend
+
+    fixes = ROOT / "training" / "corrections" / "endtoend-us.csv"
+    shipped = read_corrections(fixes)
+    samples = read_endtoend(endtoend_dir)
+    fixed = apply_endtoend_corrections(endtoend_dir, samples, shipped)
+    changed = {a.path.name: b.plate for a, b in zip(samples, fixed, strict=True) if a.plate != b.plate}
+    assert changed == {"wts-lg-000159.jpg": "59321P1"} and len(shipped) == 1
+
+    row = next(r for r in endtoend_rows() if r["file"] == "wts-lg-000159.jpg")
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / row["file"]).symlink_to(endtoend_dir / row["file"])
+    (folder / "labels.csv").write_text("file,x,y,w,h,plate\n" + ",".join(row[k] for k in ("file", "x", "y", "w", "h",
+                                                                                        "plate")) + "\n")
+    as_given, corrected = tmp_path / "given.json", tmp_path / "corrected.json"
+    assert platestream("eval", folder, "--json", as_given).returncode == 0
+    done = platestream("eval", folder, "--json", corrected, "--corrections", fixes)
+    assert done.returncode == 0, done.stderr
+    assert "1 label(s) corrected" in done.stdout
+    assert json.loads(as_given.read_text())["exact"] == 0.0 and json.loads(corrected.read_text())["exact"] == 1.0
+    (tmp_path / "bad.csv").write_text("file,text\nx.jpg,ABC\n")
+    bad = platestream("eval", folder, "--corrections", tmp_path / "bad.csv")
+    assert bad.returncode == 2 and "missing column(s) label" in bad.stderr
+
+
 def test_eval_detect_scores_the_shipped_detector_like_ultralytics(tmp_path: Path, detect_dir: Path) -> None:
     """mAP from the engine the product runs, on a YOLO folder: on these 24 validation photos it must match what
     ultralytics' own validator gives for the same weights at the same size (the .pt detector at 416, one pass)."""

@@ -89,6 +89,15 @@ def apply_corrections(
     return [OcrSample(s.path, text, s.region) if text else s for s, text in zip(samples, fixed, strict=True)]
 
 
+def apply_endtoend_corrections(
+    folder: Path, samples: list[EndToEndSample], corrections: dict[tuple[str, str], str]
+) -> list[EndToEndSample]:
+    """The photos of the end-to-end set in `folder`, with the corrections that name their file and plate applied."""
+    fixed = [corrections.get((_as_listed(folder, s.path), s.plate)) for s in samples]
+    return [EndToEndSample(s.path, s.box, normalize_plate(text)) if text else s
+            for s, text in zip(samples, fixed, strict=True)]
+
+
 def yolo_boxes(label: Path, width: int, height: int) -> list[Box]:
     """A YOLO label file (`class cx cy w h` per line, normalised) as pixel boxes; no file means no plate."""
     if not label.is_file():

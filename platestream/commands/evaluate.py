@@ -17,7 +17,7 @@ from platestream.commands.common import (
     write_details,
 )
 from training.compare import compare_to_baseline, wilson_interval
-from training.datasets import read_endtoend
+from training.datasets import apply_endtoend_corrections, read_corrections, read_endtoend
 from training.errors import DatasetError
 from training.evaluate import EvalReport, SampleOutcome, evaluate
 
@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     add_comparison_options(parser, "image")
     parser.add_argument("--labels", type=Path, metavar="CSV",
                         help="labels in that format kept elsewhere, paths relative to DIR (default DIR/labels.csv)")
+    parser.add_argument("--corrections", type=Path, metavar="CSV",
+                        help="plate labels fixed by eye (file,label,text), e.g. training/corrections/endtoend-us.csv")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     add_reader_options(parser)
     parser.set_defaults(handler=run)
@@ -59,6 +61,11 @@ def print_report(report: EvalReport) -> None:
 
 def run(args: argparse.Namespace) -> int:
     samples = read_endtoend(args.folder, args.labels)[: args.limit]
+    if args.corrections:
+        corrected = apply_endtoend_corrections(args.folder, samples, read_corrections(args.corrections))
+        changed = sum(a.plate != b.plate for a, b in zip(samples, corrected, strict=True))
+        print(f"{changed} label(s) corrected from {args.corrections}")
+        samples = corrected
     missing = [s.path.name for s in samples if not s.path.is_file()]
     if missing:
         raise DatasetError(f"{len(missing)} labelled file(s) missing from {args.folder}, e.g. {missing[0]}")
