@@ -27,7 +27,7 @@ def load_config(path: Path, overrides: list[str] | None = None) -> dict[str, Any
     if not isinstance(config, dict):
         raise ConfigError(f"config {path} must be a mapping")
     for item in overrides or []:
-        # Keys the file lacks are allowed: trainers validate their own arguments (ultralytics rejects unknown ones).
+        # Keys the file lacks are allowed here: training.schemas checks each kind's keys and values.
         key, value = parse_override(item)
         config[key] = value
     return config

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import training
 from training.config import load_config, new_run_dir
+from training.schemas import Kind, check_config
 
 CONFIGS = Path(training.__file__).parent / "configs"
 
@@ -27,11 +29,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         p.set_defaults(handler=run)
 
 
+def checked_config(kind: Kind, args: argparse.Namespace) -> dict[str, Any]:
+    """The experiment YAML with the overrides applied, every key and value checked before anything is loaded."""
+    return check_config(kind, load_config(args.config, args.overrides))
+
+
 def run(args: argparse.Namespace) -> int:
     if args.kind == "glyphs":
         from training.glyphs import train_glyphs
 
-        engine = train_glyphs(load_config(args.config, args.overrides), new_run_dir(args.runs, "glyphs", args.name))
+        engine = train_glyphs(checked_config("glyphs", args), new_run_dir(args.runs, "glyphs", args.name))
         print(f"glyph engine: {engine} (and {engine.with_suffix('.pt').name} beside it)")
         return 0
     if args.kind == "detector":
@@ -40,15 +47,13 @@ def run(args: argparse.Namespace) -> int:
         if args.resume:
             best = resume_detector(args.resume)
         else:
-            config = load_config(args.config, args.overrides)
-            best = train_detector(config, new_run_dir(args.runs, "detector", args.name))
+            best = train_detector(checked_config("detector", args), new_run_dir(args.runs, "detector", args.name))
     else:
         from training.ocr import resume_ocr, train_ocr
 
         if args.resume:
             best = resume_ocr(args.resume)
         else:
-            config = load_config(args.config, args.overrides)
-            best = train_ocr(config, new_run_dir(args.runs, "ocr", args.name))
+            best = train_ocr(checked_config("ocr", args), new_run_dir(args.runs, "ocr", args.name))
     print(f"best weights: {best}")
     return 0
