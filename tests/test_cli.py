@@ -123,6 +123,38 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
     assert unrelated.returncode == 2 and "no image in common" in unrelated.stderr
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["eval", "{d}", "--limit", "0"], "argument --limit: 0 is not a positive number"),
+    (["eval", "{d}", "--limit", "-3"], "argument --limit: -3 is not a positive number"),
+    (["eval", "{d}", "--details", "/proc/none/rows.csv"], "argument --details: cannot write /proc/none/rows.csv"),
+    (["eval", "{d}", "--json", "{tmp}"], "is a folder, not a file"),
+    (["eval-ocr", "{d}", "--val-fraction", "2"], "argument --val-fraction: 2.0 is not between 0 and 1"),
+    (["pseudo-label", "{d}", "{tmp}/out", "--min-confidence", "200"], "200.0 is not between 0 and 100"),
+    (["bench", "core", "{d}", "--json", "/proc/none/bench.json"], "argument --json: cannot write"),
+])
+def test_bad_arguments_fail_before_any_work(argv: list[str], message: str, tmp_path: Path, endtoend_dir: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Values that used to crash after the whole run (an unwritable --details), count from the end (--limit -3)
+    or be taken as given (a fraction of 2) are usage errors when parsed."""
+    from platestream.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([a.format(d=endtoend_dir, tmp=tmp_path) for a in argv])
+    assert done.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_export_detector_names_a_bad_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from platestream.cli import main
+
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+    for weights, message in ((ROOT / "README.md", "not an ultralytics .pt checkpoint"),
+                             (tmp_path / "missing.pt", "not an ultralytics .pt checkpoint"),
+                             (tmp_path / "notes.pt", "cannot use")):
+        assert main(["export", "detector", str(weights), "--out", str(tmp_path / "out")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_eval_corrections_score_the_plate_the_photo_shows(tmp_path: Path, endtoend_dir: Path) -> None:
     """endtoend-us labels `wts-lg-000159.jpg` 59E21P1; the photo shows 59321P1, which the engines read. The
     shipped correction still names a label the set gives, and `eval --corrections` scores against it."""

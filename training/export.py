@@ -139,7 +139,13 @@ def export_detector(best_pt: Path, out_dir: Path, imgsz: int = 640, name: str = 
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from ultralytics import YOLO
 
-    model = YOLO(str(best_pt))
+    if best_pt.suffix != ".pt" or not best_pt.is_file():
+        raise DatasetError(f"{best_pt}: not an ultralytics .pt checkpoint "
+                           "(e.g. runs/detector/<run>/train/weights/best.pt)")
+    try:
+        model = YOLO(str(best_pt))
+    except Exception as exc:  # ultralytics raises anything from FileNotFoundError to pickle errors for a bad file
+        raise DatasetError(f"cannot use {best_pt} as detector weights: {exc}") from exc
     exported = Path(model.export(format="onnx", imgsz=imgsz, dynamic=True, simplify=True, opset=17))
     metadata = EngineMetadata(
         kind=ModelKind.DETECTOR, name=name, version=today(), input_height=imgsz, input_width=imgsz,

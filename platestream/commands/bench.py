@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from platestream.commands.common import settings_from
+from platestream.commands.common import output_file, positive_int, settings_from
 
 T = TypeVar("T")
 
@@ -26,13 +26,6 @@ def comma_list(kind: Callable[[str], T]) -> Callable[[str], tuple[T, ...]]:
         return values
 
     return parse
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"{value} is not a positive number")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -56,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     core.add_argument("--models", type=Path,
                       help="folder of the engine files (default: that of PLATESTREAM_DETECTOR, else the shipped ones)")
     core.add_argument("--device", help="cpu, cuda or cuda:N (default PLATESTREAM_DEVICE)")
-    core.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write the figures as JSON")
+    core.add_argument("--json", dest="json_out", type=output_file, metavar="OUT", help="write the figures as JSON")
     core.set_defaults(handler=cmd_core)
 
     service = kinds.add_parser("service", help="throughput, latency and frame accounting of the running service")
@@ -72,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     service.add_argument("--tasks", type=positive_int,
                          help="PLATESTREAM_WORKER_TASKS of each worker process (redis mode; default: one per core)")
     service.add_argument("--dataset", type=Path, help="endtoend-us folder the camera video is made from")
-    service.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write the figures as JSON")
+    service.add_argument("--json", dest="json_out", type=output_file, metavar="OUT", help="write the figures as JSON")
     service.set_defaults(handler=cmd_service)
 
 

@@ -1,4 +1,5 @@
-"""Options shared by the commands that build a PlateReader."""
+"""Options shared by the commands: those that build a PlateReader, and argument types that reject bad values
+before any work starts (argparse then exits with code 2 and names the option)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,41 @@ from pydantic import BaseModel
 from pipeline.reader import PlateReader
 from platestream.settings import CoreSettings
 from training.compare import Comparison
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A share strictly between 0 and 1 (a split's held-out fraction)."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
+def percent(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 100")
+    return value
+
+
+def output_file(text: str) -> Path:
+    """A file a command writes when it is done: its folder is made now, so that a path that cannot be written
+    fails before the work, not after it."""
+    path = Path(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
+    return path
 
 
 def add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +88,8 @@ def build_reader(settings: CoreSettings, keep_crops: bool = False, threads: int 
 
 
 def add_comparison_options(parser: argparse.ArgumentParser, unit: str) -> None:
-    parser.add_argument("--details", type=Path, metavar="CSV", help=f"write one row per {unit} (label, read, ...)")
+    parser.add_argument("--details", type=output_file, metavar="CSV",
+                        help=f"write one row per {unit} (label, read, ...)")
     parser.add_argument("--baseline", type=Path, metavar="CSV",
                         help=f"an earlier run's --details: which {unit}s changed, and is it more than chance")
 

@@ -12,6 +12,8 @@ from platestream.commands.common import (
     add_comparison_options,
     add_reader_options,
     build_reader,
+    output_file,
+    positive_int,
     print_comparison,
     settings_from,
     write_details,
@@ -25,13 +27,13 @@ from training.evaluate import EvalReport, SampleOutcome, evaluate
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("eval", help="score detection and reading on a labelled folder")
     parser.add_argument("folder", type=Path, metavar="DIR", help="folder with labels.csv (file,x,y,w,h,plate)")
-    parser.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write the figures as JSON")
+    parser.add_argument("--json", dest="json_out", type=output_file, metavar="OUT", help="write the figures as JSON")
     add_comparison_options(parser, "image")
     parser.add_argument("--labels", type=Path, metavar="CSV",
                         help="labels in that format kept elsewhere, paths relative to DIR (default DIR/labels.csv)")
     parser.add_argument("--corrections", type=Path, metavar="CSV",
                         help="plate labels fixed by eye (file,label,text), e.g. training/corrections/endtoend-us.csv")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N images")
+    parser.add_argument("--limit", type=positive_int, help="evaluate only the first N images")
     add_reader_options(parser)
     parser.set_defaults(handler=run)
 

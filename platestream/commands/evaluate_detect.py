@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from engines import ModelKind, check_kind, create_engine
-from platestream.commands.common import add_reader_options, settings_from
+from platestream.commands.common import add_reader_options, output_file, settings_from
 from training.evaluate_detect import DetectReport, evaluate_detector, read_yolo_split
 
 
@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser = sub.add_parser("eval-detect", help="score the detector engine on a YOLO folder (mAP50, mAP50-95)")
     parser.add_argument("folder", type=Path, metavar="DIR", help="YOLO folder: images/<split>, labels/<split>")
     parser.add_argument("--split", choices=["train", "val"], default="val")
-    parser.add_argument("--json", dest="json_out", type=Path, metavar="OUT")
+    parser.add_argument("--json", dest="json_out", type=output_file, metavar="OUT")
     add_reader_options(parser)
     parser.set_defaults(handler=run)
 

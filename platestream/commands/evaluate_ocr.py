@@ -15,6 +15,8 @@ from pipeline.recognize import Recognizer
 from platestream.commands.common import (
     add_comparison_options,
     add_reader_options,
+    fraction,
+    output_file,
     print_comparison,
     settings_from,
     write_details,
@@ -29,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("folder", type=Path, metavar="DIR", help="folder with labels.csv (file,text,region)")
     parser.add_argument("--split", choices=["all", "train", "val"], default="val",
                         help="hash split as used by `train ocr` (default: the held-out val split)")
-    parser.add_argument("--val-fraction", type=float, default=0.15, help="must match the training config")
-    parser.add_argument("--json", dest="json_out", type=Path, metavar="OUT")
+    parser.add_argument("--val-fraction", type=fraction, default=0.15, help="must match the training config")
+    parser.add_argument("--json", dest="json_out", type=output_file, metavar="OUT")
     parser.add_argument("--corrections", type=Path, metavar="CSV",
                         help="label corrections (file,label,text), e.g. training/corrections/plates-ocr.csv")
     add_comparison_options(parser, "crop")

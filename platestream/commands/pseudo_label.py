@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from platestream.commands.common import add_reader_options, build_reader, settings_from
+from platestream.commands.common import add_reader_options, build_reader, percent, settings_from
 from training.pseudo_label import DEFAULT_MIN_CONFIDENCE, DEFAULT_REGION, PseudoConfig, write_pseudo_set
 
 
@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     parser.add_argument("source", type=Path, metavar="SOURCE", help="folder of photos (searched recursively)")
     parser.add_argument("out", type=Path, metavar="OUT", help="folder for the crops and labels.csv")
-    parser.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+    parser.add_argument("--min-confidence", type=percent, default=DEFAULT_MIN_CONFIDENCE,
                         help="every framing's read must be at least this sure, 0..100 (default %(default)s)")
     parser.add_argument("--label-region", default=DEFAULT_REGION,
                         help="the crops' region in labels.csv, for oversample: (default %(default)s)")
