@@ -25,6 +25,7 @@ from platestream.commands import (
     train,
 )
 from training.errors import TrainingError
+from training.schemas import describe
 
 EXIT_USAGE = 2  # bad arguments, config or engine files: nothing was processed
 COMMANDS = (recognize, evaluate, evaluate_ocr, evaluate_detect, train, pseudo_label, export, service, bench)
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"platestream: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:  # a PLATESTREAM_* setting out of range or not one of its choices
-        print(f"platestream: error: invalid settings: {exc}", file=sys.stderr)
+        print(f"platestream: error: invalid settings: {describe(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -87,6 +87,9 @@ def test_bad_engine_or_region_is_a_usage_error(tmp_path: Path, endtoend_dir: Pat
     assert done.returncode == 2 and "unknown region" in done.stderr
     done = platestream("recognize", image, "--views", "plain,sharpen")
     assert done.returncode == 2 and "read_views" in done.stderr and "'wide'" in done.stderr
+    done = platestream("recognize", image, "--top-n", "0")  # one line naming the setting and the value
+    assert done.returncode == 2 and done.stderr.strip().endswith(
+        "invalid settings: top_n: Input should be greater than or equal to 1 (got 0)")
 
 
 def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: Path) -> None:
