@@ -8,7 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from platestream.commands.common import output_file, positive_int, settings_from
+from platestream.commands.common import (
+    non_negative_int,
+    output_file,
+    positive_float,
+    positive_int,
+    settings_from,
+)
 
 T = TypeVar("T")
 
@@ -39,13 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                       help=f"comma-separated variants (default: {','.join(ENGINE_VARIANTS)})")
     core.add_argument("--batch", dest="batches", type=comma_list(positive_int), default=(1, 4, 8),
                       help="comma-separated batch sizes (default: 1,4,8)")
-    core.add_argument("--threads", dest="thread_counts", type=comma_list(int), default=None,
+    core.add_argument("--threads", dest="thread_counts", type=comma_list(non_negative_int), default=None,
                       help="comma-separated CPU threads per engine, 0 = all cores (default: 1,all cores)")
     core.add_argument("--streams", type=comma_list(positive_int), default=(1,),
                       help="comma-separated counts of batches read at once, from threads sharing the engines "
                            "(default: 1)")
     core.add_argument("--limit", type=positive_int, help="use only the first N images")
-    core.add_argument("--warmup", type=int, default=2, help="untimed batches before each measurement")
+    core.add_argument("--warmup", type=non_negative_int, default=2, help="untimed batches before each measurement")
     core.add_argument("--models", type=Path,
                       help="folder of the engine files (default: that of PLATESTREAM_DETECTOR, else the shipped ones)")
     core.add_argument("--device", help="cpu, cuda or cuda:N (default PLATESTREAM_DEVICE)")
@@ -54,14 +60,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
     service = kinds.add_parser("service", help="throughput, latency and frame accounting of the running service")
     service.add_argument("--cameras", type=positive_int, default=1, help="simulated RTSP cameras")
-    service.add_argument("--fps", type=float, default=5.0, help="frames analysed per second per camera")
-    service.add_argument("--seconds", type=float, default=30.0, help="length of the measurement")
+    service.add_argument("--fps", type=positive_float, default=5.0, help="frames analysed per second per camera")
+    service.add_argument("--seconds", type=positive_float, default=30.0, help="length of the measurement")
     service.add_argument("--mode", choices=("embedded", "redis"), default="embedded",
                          help="embedded: `platestream run` (SQLite, in-process queue); redis: gateway + workers "
                               "on Redis and Postgres (PLATESTREAM_REDIS_URL / _DATABASE_URL, else local ones)")
     service.add_argument("--workers", type=positive_int, default=1,
                          help="worker tasks (embedded) or worker processes (redis)")
-    service.add_argument("--threads", type=int, help="PLATESTREAM_THREADS of the service processes")
+    service.add_argument("--threads", type=non_negative_int, help="PLATESTREAM_THREADS of the service processes")
     service.add_argument("--tasks", type=positive_int,
                          help="PLATESTREAM_WORKER_TASKS of each worker process (redis mode; default: one per core)")
     service.add_argument("--dataset", type=Path, help="endtoend-us folder the camera video is made from")
@@ -80,7 +86,7 @@ def cmd_core(args: argparse.Namespace) -> int:
         return 2
     threads = args.thread_counts or tuple(dict.fromkeys((1, os.cpu_count() or 1)))
     options = CoreOptions(args.folder, args.engines, args.batches, threads, args.streams, args.limit,
-                          max(0, args.warmup), args.models)
+                          args.warmup, args.models)
     report = run_core(options, settings_from(args))
     print(core_table(report))
     write_json(args.json_out, report)

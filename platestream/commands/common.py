@@ -22,6 +22,35 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0.0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def detector_size(text: str) -> int:
+    """A detector input size: YOLO's stride is 32."""
+    value = positive_int(text)
+    if value % 32:
+        raise argparse.ArgumentTypeError(f"{value} is not a multiple of 32")
+    return value
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (1-65535)")
+    return value
+
+
 def fraction(text: str) -> float:
     """A share strictly between 0 and 1 (a split's held-out fraction)."""
     value = float(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from platestream.commands.common import detector_size, positive_int
 from platestream.models import SHIPPED_MODELS
 
 DEFAULT_CALIBRATION = Path("../shared/datasets/plates-detect/images/train")
@@ -15,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     det = kinds.add_parser("detector", help="ultralytics best.pt -> detector.onnx + detector.pt")
     det.add_argument("weights", type=Path, help="best.pt of a `train detector` run")
-    det.add_argument("--imgsz", type=int, default=640, help="default inference size stored in the metadata")
+    det.add_argument("--imgsz", type=detector_size, default=640, help="default inference size stored in the metadata")
     rec = kinds.add_parser("recognizer", help="`train ocr` best.pt (or EasyOCR english_g2) -> recognizer.onnx + .pt")
     rec.add_argument("weights", type=Path, nargs="*",
                      help="checkpoint; several: their parameters are averaged (e.g. a run's last epochs); "
@@ -26,13 +27,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         p.set_defaults(handler=run_export)
     det.add_argument("--calibration", type=Path, default=DEFAULT_CALIBRATION,
                      help=f"images that calibrate the INT8 detector (default: {DEFAULT_CALIBRATION})")
-    det.add_argument("--calibration-count", type=int, default=100, help="how many of them to use")
+    det.add_argument("--calibration-count", type=positive_int, default=100, help="how many of them to use")
 
     comp = sub.add_parser("compile", help="build a TensorRT engine from an exported ONNX file (needs tensorrt)")
     comp.add_argument("onnx", type=Path)
     comp.add_argument("--out", type=Path, help="engine path (default: beside the ONNX file, .engine)")
     comp.add_argument("--fp32", action="store_true", help="no FP16")
-    comp.add_argument("--max-batch", type=int, default=32)
+    comp.add_argument("--max-batch", type=positive_int, default=32)
     comp.set_defaults(handler=run_compile)
 
 

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from platestream.commands.common import port_number, positive_int
 from platestream.settings import ServiceSettings
 
 log = logging.getLogger("platestream")
@@ -22,12 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     run = sub.add_parser("run", help="the whole service in one process: SQLite + in-process queue by default")
     run.add_argument("--source", action="append", default=[], metavar="URL",
                      help="register this stream (or video file) as a camera at start-up; repeatable")
-    run.add_argument("--workers", type=int, help="worker tasks in this process (default PLATESTREAM_WORKER_TASKS: "
-                                                 "one per CPU core)")
+    run.add_argument("--workers", type=positive_int,
+                     help="worker tasks in this process (default PLATESTREAM_WORKER_TASKS: one per CPU core)")
     gateway = sub.add_parser("gateway", help="HTTP API and camera ingest (needs PLATESTREAM_REDIS_URL)")
     worker = sub.add_parser("worker", help="batched recognition worker (needs PLATESTREAM_REDIS_URL)")
     worker.add_argument("--name", help="consumer name (default: host-pid)")
-    worker.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    worker.add_argument("--metrics-port", type=port_number, help="serve Prometheus metrics on this port")
     rq = sub.add_parser("rq-worker", help="RQ worker: video jobs, webhook deliveries (needs PLATESTREAM_REDIS_URL)")
     for p in (run, gateway):
         p.add_argument("--host", help="listen address (default PLATESTREAM_HOST)")
@@ -136,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = ensure_token(service_settings(args))
     configure_logging()
     workers = args.workers if args.workers is not None else settings.resolved_worker_tasks()
-    asyncio.run(run_embedded(settings, [str(s) for s in args.source], max(1, workers)))
+    asyncio.run(run_embedded(settings, [str(s) for s in args.source], workers))
     return 0
 
 
