@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -124,6 +125,22 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
     (tmp_path / "other.csv").write_text("file,label,exact\nnot-here.jpg,ABC,True\n")
     unrelated = platestream("eval", folder, "--baseline", tmp_path / "other.csv")
     assert unrelated.returncode == 2 and "no image in common" in unrelated.stderr
+
+    # --details may overwrite the baseline it is compared with: the baseline is read before the run
+    rows = list(csv.DictReader(details.open()))
+    with (tmp_path / "same.csv").open("w", newline="") as handle:  # as if nothing had been read exactly
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "exact": "False"} for row in rows)
+    same = platestream("eval", folder, "--baseline", tmp_path / "same.csv", "--details", tmp_path / "same.csv")
+    assert same.returncode == 0, same.stderr
+    assert f"exact 0 -> {exact}; {exact} newly right, 0 newly wrong" in same.stdout
+    rewritten = list(csv.DictReader((tmp_path / "same.csv").open()))
+    assert [r["exact"] for r in rewritten] == [r["exact"] for r in rows]  # this run's rows
+    # a baseline that cannot be used fails before the run, which then writes nothing
+    (tmp_path / "bad.csv").write_text("file,label\nx.jpg,ABC\n")
+    bad = platestream("eval", folder, "--baseline", tmp_path / "bad.csv", "--details", tmp_path / "new.csv")
+    assert bad.returncode == 2 and "missing column(s) exact" in bad.stderr and not (tmp_path / "new.csv").exists()
 
 
 @pytest.mark.parametrize(("argv", "message"), [

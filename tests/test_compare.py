@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.compare import compare_to_baseline, mcnemar_p, wilson_interval
+from training.compare import compare_to_baseline, mcnemar_p, read_baseline, wilson_interval
 from training.evaluate import SampleOutcome
 
 
@@ -34,6 +34,6 @@ def test_comparison_pairs_images_by_file_and_label(tmp_path: Path) -> None:
     baseline.write_text("file,label,exact\na.jpg,ABC123,True\nb.jpg,ABC123,False\nc.jpg,ABC123,False\n"
                         "d.jpg,OTHER,True\n")
     result = compare_to_baseline([outcome("a.jpg", False), outcome("b.jpg", True), outcome("c.jpg", True),
-                                  outcome("d.jpg", True), outcome("e.jpg", True)], baseline)
+                                  outcome("d.jpg", True), outcome("e.jpg", True)], read_baseline(baseline))
     assert (result.images, result.exact_baseline, result.exact_now) == (3, 1, 2)  # d: other label, e: not there
     assert (result.gained, result.lost) == (2, 1) and result.p_value == 1.0

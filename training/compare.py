@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -57,13 +58,26 @@ class Comparison(BaseModel):
     p_value: float
 
 
-def compare_to_baseline(outcomes: Sequence[Outcome], baseline_csv: Path) -> Comparison:
-    """Pair this run's images with a baseline's `--details` rows by file and label."""
-    before = {(r["file"], r["label"]): r["exact"] == "True"
-              for r in read_csv(baseline_csv, {"file", "label", "exact"})}
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """An earlier run's `--details` rows: (file, label) -> read exactly then. Read before the run it is compared
+    with, so a bad file fails at once and `--details` may overwrite the same file."""
+
+    path: Path
+    exact: dict[tuple[str, str], bool]
+
+
+def read_baseline(baseline_csv: Path) -> Baseline:
+    rows = read_csv(baseline_csv, {"file", "label", "exact"})
+    return Baseline(baseline_csv, {(r["file"], r["label"]): r["exact"] == "True" for r in rows})
+
+
+def compare_to_baseline(outcomes: Sequence[Outcome], baseline: Baseline) -> Comparison:
+    """Pair this run's images with a baseline's by file and label."""
+    before = baseline.exact
     pairs = [(before[(o.file, o.label)], o.exact) for o in outcomes if (o.file, o.label) in before]
     if not pairs:
-        raise DatasetError(f"{baseline_csv}: no image in common with this evaluation")
+        raise DatasetError(f"{baseline.path}: no image in common with this evaluation")
     gained = sum(now and not then for then, now in pairs)
     lost = sum(then and not now for then, now in pairs)
     return Comparison(images=len(pairs), exact_baseline=sum(then for then, _ in pairs),

@@ -18,7 +18,7 @@ from platestream.commands.common import (
     settings_from,
     write_details,
 )
-from training.compare import compare_to_baseline, wilson_interval
+from training.compare import compare_to_baseline, read_baseline, wilson_interval
 from training.datasets import apply_endtoend_corrections, read_corrections, read_endtoend
 from training.errors import DatasetError
 from training.evaluate import EvalReport, SampleOutcome, evaluate
@@ -63,6 +63,7 @@ def print_report(report: EvalReport) -> None:
 
 def run(args: argparse.Namespace) -> int:
     samples = read_endtoend(args.folder, args.labels)[: args.limit]
+    baseline = read_baseline(args.baseline) if args.baseline else None
     if args.corrections:
         corrected = apply_endtoend_corrections(args.folder, samples, read_corrections(args.corrections))
         changed = sum(a.plate != b.plate for a, b in zip(samples, corrected, strict=True))
@@ -84,6 +85,6 @@ def run(args: argparse.Namespace) -> int:
         args.json_out.write_text(json.dumps(report.model_dump(), indent=2) + "\n")
     if args.details:
         write_details(args.details, outcomes)
-    if args.baseline:
-        print_comparison(compare_to_baseline(outcomes, args.baseline), "image")
+    if baseline:
+        print_comparison(compare_to_baseline(outcomes, baseline), "image")
     return 0

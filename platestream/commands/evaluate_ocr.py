@@ -21,7 +21,7 @@ from platestream.commands.common import (
     settings_from,
     write_details,
 )
-from training.compare import compare_to_baseline
+from training.compare import compare_to_baseline, read_baseline
 from training.datasets import apply_corrections, read_corrections, read_ocr_set, split_of
 from training.evaluate_ocr import OcrReport, RegionScore, evaluate_crops
 
@@ -51,6 +51,7 @@ def print_report(report: OcrReport) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     samples = read_ocr_set(args.folder)
+    baseline = read_baseline(args.baseline) if args.baseline else None
     if args.corrections:
         corrected = apply_corrections(args.folder, samples, read_corrections(args.corrections))
         changed = sum(a.text != b.text for a, b in zip(samples, corrected, strict=True))
@@ -70,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
         args.json_out.write_text(json.dumps(report.model_dump(), indent=2) + "\n")
     if args.details:
         write_details(args.details, outcomes)
-    if args.baseline:
-        print_comparison(compare_to_baseline(outcomes, args.baseline), "crop")
+    if baseline:
+        print_comparison(compare_to_baseline(outcomes, baseline), "crop")
     return 0
