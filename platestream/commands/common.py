@@ -79,6 +79,18 @@ def output_file(text: str) -> Path:
     return path
 
 
+def output_folder(text: str) -> Path:
+    """A folder a command fills: made now, so that one that cannot be made fails before the work."""
+    path = Path(text)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise argparse.ArgumentTypeError(f"{path} is a file, not a folder") from exc
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot make {path}: {exc.strerror or exc}") from exc
+    return path
+
+
 def add_reader_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("engines (default: PLATESTREAM_* settings, else the shipped engines)")
     group.add_argument("--detector", type=Path, help="detector engine file (.onnx, .pt, .engine)")

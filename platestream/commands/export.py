@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from platestream.commands.common import detector_size, positive_int
+from platestream.commands.common import detector_size, output_file, output_folder, positive_int
 from platestream.models import SHIPPED_MODELS
 
 DEFAULT_CALIBRATION = Path("../shared/datasets/plates-detect/images/train")
@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                      help="checkpoint; several: their parameters are averaged (e.g. a run's last epochs); "
                           "none: EasyOCR's pretrained english_g2")
     for p in (det, rec):
-        p.add_argument("--out", type=Path, default=SHIPPED_MODELS, help="output folder (default: shipped models)")
+        p.add_argument("--out", type=output_folder, default=SHIPPED_MODELS,
+                       help="output folder (default: shipped models)")
         p.add_argument("--int8", action="store_true", help="also write an INT8 ONNX file (onnxruntime quantization)")
         p.set_defaults(handler=run_export)
     det.add_argument("--calibration", type=Path, default=DEFAULT_CALIBRATION,
@@ -31,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
     comp = sub.add_parser("compile", help="build a TensorRT engine from an exported ONNX file (needs tensorrt)")
     comp.add_argument("onnx", type=Path)
-    comp.add_argument("--out", type=Path, help="engine path (default: beside the ONNX file, .engine)")
+    comp.add_argument("--out", type=output_file, help="engine path (default: beside the ONNX file, .engine)")
     comp.add_argument("--fp32", action="store_true", help="no FP16")
     comp.add_argument("--max-batch", type=positive_int, default=32)
     comp.set_defaults(handler=run_compile)

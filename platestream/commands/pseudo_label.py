@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from platestream.commands.common import add_reader_options, build_reader, percent, settings_from
+from platestream.commands.common import add_reader_options, build_reader, output_folder, percent, settings_from
 from training.pseudo_label import DEFAULT_MIN_CONFIDENCE, DEFAULT_REGION, PseudoConfig, write_pseudo_set
 
 
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                     "text at high confidence. OUT gets the crops and labels.csv (file,text,region).",
     )
     parser.add_argument("source", type=Path, metavar="SOURCE", help="folder of photos (searched recursively)")
-    parser.add_argument("out", type=Path, metavar="OUT", help="folder for the crops and labels.csv")
+    parser.add_argument("out", type=output_folder, metavar="OUT", help="folder for the crops and labels.csv")
     parser.add_argument("--min-confidence", type=percent, default=DEFAULT_MIN_CONFIDENCE,
                         help="every framing's read must be at least this sure, 0..100 (default %(default)s)")
     parser.add_argument("--label-region", default=DEFAULT_REGION,
