@@ -13,10 +13,12 @@ from gateway.deps import require_token
 from gateway.errors import install_error_handlers
 from gateway.feed import Feed, InProcessFeed, RedisFeed
 from gateway.metrics import Metrics, create_metrics
+from gateway.reach import ping_database, reach
 from gateway.routes import cameras, events, feed, health, reads, recognize, videos, watchlists
 from gateway.routes.web import mount_ui
 from gateway.state import Services
 from platestream import __version__
+from platestream.errors import ServiceUnavailable
 from platestream.settings import ServiceSettings
 from workers import alerts
 from workers.queue import FrameQueue
@@ -31,10 +33,19 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
-    if settings.auto_migrate:
-        await upgrade(url)
     engine = make_engine(url)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    try:
+        await reach("the database", url, ping_database(engine))
+        if redis is not None:
+            await reach("Redis", settings.redis_url or "", redis.ping())
+    except ServiceUnavailable:
+        await engine.dispose()
+        if redis is not None:
+            await redis.aclose()
+        raise
+    if settings.auto_migrate:
+        await upgrade(url)
     queue: FrameQueue
     feed_impl: Feed
     if redis is not None:

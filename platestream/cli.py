@@ -24,10 +24,12 @@ from platestream.commands import (
     service,
     train,
 )
+from platestream.errors import ServiceUnavailable
 from training.errors import TrainingError
 from training.schemas import describe
 
 EXIT_USAGE = 2  # bad arguments, config or engine files: nothing was processed
+EXIT_UNAVAILABLE = 1  # a service the process needs did not answer: the same command may work later
 COMMANDS = (recognize, evaluate, evaluate_ocr, evaluate_detect, train, pseudo_label, export, service, bench)
 
 
@@ -53,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EngineError, PipelineError, TrainingError) as exc:
         print(f"platestream: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ServiceUnavailable as exc:  # the database or Redis did not answer at start-up
+        print(f"platestream: error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except ValidationError as exc:  # a PLATESTREAM_* setting out of range or not one of its choices
         print(f"platestream: error: invalid settings: {describe(exc)}", file=sys.stderr)
         return EXIT_USAGE

@@ -141,6 +141,13 @@ class ServiceSettings(CoreSettings):
     webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="time limit of one webhook POST")
     webhook_queue: str = Field("platestream-webhooks", description="RQ queue of webhook deliveries (with Redis)")
 
+    @field_validator("database_url")
+    @classmethod
+    def usable_database_url(cls, url: str | None) -> str | None:
+        from storage.db import check_database_url
+
+        return None if url is None else check_database_url(url)
+
     def resolved_worker_batch(self) -> int:
         """On the CPU a batch is read no faster per frame than single frames (BENCHMARKS.md), and every frame
         of a batch waits for the whole batch: small batches keep latency low. A GPU needs big ones to be busy."""

@@ -7,7 +7,7 @@ Repository functions take an `AsyncSession`, flush, and never commit; use
 `async with make_sessionmaker(engine).begin() as session:` to get one transaction.
 """
 
-from storage.db import default_database_url, make_engine, make_sessionmaker, upgrade, upgrade_sync
+from storage.db import default_database_url, make_engine, make_sessionmaker, upgrade
 from storage.errors import Conflict, InvalidQuery, NotFound, StorageError
 from storage.models import Camera, Event, Read, VideoJob
 
@@ -24,5 +24,4 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "upgrade",
-    "upgrade_sync",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from alembic.config import Config
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.models import POSTGRES_ONLY_INDEXES
@@ -34,6 +34,20 @@ def async_url(url: str | URL) -> URL:
     parsed = make_url(url)
     driver = _ASYNC_DRIVERS.get(parsed.drivername)
     return parsed.set(drivername=driver) if driver else parsed
+
+
+def check_database_url(url: str) -> str:
+    """`url` if this package can open it (SQLite through aiosqlite, Postgres through asyncpg); ValueError naming
+    what is wrong otherwise, so that a bad setting stops a process at start-up with a message."""
+    try:
+        driver = async_url(url).drivername
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL (e.g. postgresql://user:pass@host:5432/db or sqlite:///path): {exc}"
+                         ) from exc
+    if driver not in _ASYNC_DRIVERS.values():
+        raise ValueError(f"database driver {driver!r} is not supported: use postgresql:// (asyncpg) or "
+                         "sqlite:/// (aiosqlite)")
+    return url
 
 
 def is_sqlite_file(url: URL) -> bool:
@@ -123,8 +137,3 @@ def _upgrade_on_connection(connection: Connection, config: Config, revision: str
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
-
-
-def upgrade_sync(url: str | URL, revision: str = "head") -> None:
-    """`upgrade` for synchronous callers such as the CLI (must not be called inside a running event loop)."""
-    asyncio.run(upgrade(url, revision))

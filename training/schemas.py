@@ -96,14 +96,17 @@ SCHEMAS: dict[str, type[BaseModel]] = {"ocr": OcrTraining, "glyphs": GlyphTraini
 Kind = Literal["ocr", "glyphs", "detector"]
 
 
+SECRET_KEYS = ("url", "token", "password", "secret")  # values not repeated in messages: URLs hold passwords
+
+
 def describe(error: ValidationError) -> str:
-    """One line per problem, naming the key as written in the config."""
+    """One line per problem, naming the key as written in the config (or the setting) and the value given."""
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "config"
         message = "not a key of this config (a typo?)" if item["type"] == "extra_forbidden" else item["msg"]
-        lines.append(f"{key}: {message}" + ("" if item["type"] in {"missing", "extra_forbidden"}
-                                            else f" (got {item.get('input')!r})"))
+        quiet = item["type"] in {"missing", "extra_forbidden"} or any(word in key for word in SECRET_KEYS)
+        lines.append(f"{key}: {message}" + ("" if quiet else f" (got {item.get('input')!r})"))
     return "; ".join(lines)
 
 

@@ -207,11 +207,25 @@ def cmd_rq_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def migrate(url: str) -> None:
+    """Apply the migrations, once the database answers (else one line naming it, exit code 1)."""
+    from gateway.reach import ping_database, reach
+    from storage.db import make_engine, upgrade
+
+    engine = make_engine(url)
+    try:
+        await reach("the database", url, ping_database(engine))
+    finally:
+        await engine.dispose()
+    await upgrade(url)
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from storage.db import upgrade_sync
+    from gateway.reach import without_password
 
     settings = ServiceSettings()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    upgrade_sync(settings.resolved_database_url())
-    print(f"database at {settings.resolved_database_url()} is up to date")
+    url = settings.resolved_database_url()
+    asyncio.run(migrate(url))
+    print(f"database at {without_password(url)} is up to date")
     return 0
