@@ -151,7 +151,7 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
     (["eval-ocr", "{d}", "--val-fraction", "2"], "argument --val-fraction: 2.0 is not between 0 and 1"),
     (["pseudo-label", "{d}", "{tmp}/out", "--min-confidence", "200"], "200.0 is not between 0 and 100"),
     (["bench", "core", "{d}", "--json", "/proc/none/bench.json"], "argument --json: cannot write"),
-    (["bench", "core", "{d}", "--threads", "1,-1"], "argument --threads: -1 is negative"),
+    (["bench", "core", "{d}", "--threads", "1,-1"], "argument --threads: -1 is not 0 or more"),
     (["bench", "service", "--fps", "0"], "argument --fps: 0.0 is not a positive number"),
     (["bench", "service", "--seconds", "-1"], "argument --seconds: -1.0 is not a positive number"),
     (["run", "--workers", "0"], "argument --workers: 0 is not a positive number"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -14,26 +15,32 @@ from pipeline.reader import PlateReader
 from platestream.settings import CoreSettings
 from training.compare import Comparison
 
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return value
+N = TypeVar("N", int, float)
+S = TypeVar("S")
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+def in_range(convert: Callable[[str], N], name: str, meaning: str, low: N | None = None, high: N | None = None,
+             exclusive: bool = False) -> Callable[[str], N]:
+    """An argparse type: `convert`, then low <= value <= high (strictly, with `exclusive`); NaN never passes."""
+
+    def parse(text: str) -> N:
+        value = convert(text)
+        above = low is None or (value > low if exclusive else value >= low)
+        below = high is None or (value < high if exclusive else value <= high)
+        if not (above and below) or value != value:
+            raise argparse.ArgumentTypeError(f"{value} is not {meaning}")
+        return value
+
+    parse.__name__ = name  # argparse names the type when `convert` itself fails: "invalid positive_int value"
+    return parse
 
 
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0.0:  # also NaN
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return value
+positive_int = in_range(int, "positive_int", "a positive number", low=1)
+non_negative_int = in_range(int, "non_negative_int", "0 or more", low=0)
+positive_float = in_range(float, "positive_float", "a positive number", low=0.0, exclusive=True)
+port_number = in_range(int, "port_number", "a TCP port (1-65535)", low=1, high=65535)
+fraction = in_range(float, "fraction", "between 0 and 1", low=0.0, high=1.0, exclusive=True)  # a held-out share
+percent = in_range(float, "percent", "between 0 and 100", low=0.0, high=100.0)
 
 
 def detector_size(text: str) -> int:
@@ -41,28 +48,6 @@ def detector_size(text: str) -> int:
     value = positive_int(text)
     if value % 32:
         raise argparse.ArgumentTypeError(f"{value} is not a multiple of 32")
-    return value
-
-
-def port_number(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (1-65535)")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A share strictly between 0 and 1 (a split's held-out fraction)."""
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
-    return value
-
-
-def percent(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 100.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 100")
     return value
 
 
@@ -126,6 +111,13 @@ def build_reader(settings: CoreSettings, keep_crops: bool = False, threads: int 
         settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device,
         settings.threads if threads is None else threads, settings.glyph_engine(),
     )
+
+
+def corrected(samples: Sequence[S], fixed: list[S], source: Path) -> list[S]:
+    """`fixed` (the samples with a corrections file applied), after saying how many labels it changed."""
+    changed = sum(a != b for a, b in zip(samples, fixed, strict=True))
+    print(f"{changed} label(s) corrected from {source}")
+    return fixed
 
 
 def add_comparison_options(parser: argparse.ArgumentParser, unit: str) -> None:

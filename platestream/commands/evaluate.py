@@ -12,6 +12,7 @@ from platestream.commands.common import (
     add_comparison_options,
     add_reader_options,
     build_reader,
+    corrected,
     output_file,
     positive_int,
     print_comparison,
@@ -65,10 +66,8 @@ def run(args: argparse.Namespace) -> int:
     samples = read_endtoend(args.folder, args.labels)[: args.limit]
     baseline = read_baseline(args.baseline) if args.baseline else None
     if args.corrections:
-        corrected = apply_endtoend_corrections(args.folder, samples, read_corrections(args.corrections))
-        changed = sum(a.plate != b.plate for a, b in zip(samples, corrected, strict=True))
-        print(f"{changed} label(s) corrected from {args.corrections}")
-        samples = corrected
+        fixes = read_corrections(args.corrections)
+        samples = corrected(samples, apply_endtoend_corrections(args.folder, samples, fixes), args.corrections)
     missing = [s.path.name for s in samples if not s.path.is_file()]
     if missing:
         raise DatasetError(f"{len(missing)} labelled file(s) missing from {args.folder}, e.g. {missing[0]}")

@@ -15,6 +15,7 @@ from pipeline.recognize import Recognizer
 from platestream.commands.common import (
     add_comparison_options,
     add_reader_options,
+    corrected,
     fraction,
     output_file,
     print_comparison,
@@ -53,10 +54,8 @@ def run(args: argparse.Namespace) -> int:
     samples = read_ocr_set(args.folder)
     baseline = read_baseline(args.baseline) if args.baseline else None
     if args.corrections:
-        corrected = apply_corrections(args.folder, samples, read_corrections(args.corrections))
-        changed = sum(a.text != b.text for a, b in zip(samples, corrected, strict=True))
-        print(f"{changed} label(s) corrected from {args.corrections}")
-        samples = corrected
+        fixes = read_corrections(args.corrections)
+        samples = corrected(samples, apply_corrections(args.folder, samples, fixes), args.corrections)
     if args.split != "all":
         samples = [s for s in samples if split_of(s.path.name, args.val_fraction) == args.split]
     engine = create_engine(settings.recognizer, settings.device, settings.threads)
