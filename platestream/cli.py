@@ -24,7 +24,7 @@ from platestream.commands import (
     service,
     train,
 )
-from platestream.errors import ServiceUnavailable
+from platestream.errors import ConfigurationError, ServiceUnavailable
 from training.errors import TrainingError
 from training.schemas import describe
 
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return int(args.handler(args))
-    except (EngineError, PipelineError, TrainingError) as exc:
+    except (EngineError, PipelineError, TrainingError, ConfigurationError) as exc:
         print(f"platestream: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ServiceUnavailable as exc:  # the database or Redis did not answer at start-up

@@ -61,3 +61,10 @@ def test_a_working_database_is_migrated(tmp_path: Path) -> None:
     done = platestream("db", "upgrade", env={"PLATESTREAM_DATA_DIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "platestream.db").is_file() and "is up to date" in done.stdout
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["run", "--port", str(closed_port())]])
+def test_unusable_data_dir_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    done = platestream(*command, env={"PLATESTREAM_DATA_DIR": str(tmp_path / "a-file" / "data")})
+    check(done, 2, f"cannot use PLATESTREAM_DATA_DIR {tmp_path / 'a-file' / 'data'}: Not a directory")

@@ -11,9 +11,9 @@ import secrets
 import signal
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 from platestream.commands.common import port_number, positive_int
+from platestream.errors import ConfigurationError
 from platestream.settings import ServiceSettings
 
 log = logging.getLogger("platestream")
@@ -51,6 +51,11 @@ def service_settings(args: argparse.Namespace) -> ServiceSettings:
     overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
     settings = ServiceSettings(**overrides)
     settings.check_regions()  # a bad regions file stops the service here (exit 2), not on its first frame
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot use PLATESTREAM_DATA_DIR {settings.data_dir}: {exc.strerror or exc}"
+                                 ) from exc
     return settings
 
 
@@ -223,8 +228,7 @@ async def migrate(url: str) -> None:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from gateway.reach import without_password
 
-    settings = ServiceSettings()
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    settings = service_settings(args)
     url = settings.resolved_database_url()
     asyncio.run(migrate(url))
     print(f"database at {without_password(url)} is up to date")
