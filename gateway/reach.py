@@ -45,3 +45,14 @@ async def reach(what: str, url: str, attempt: Awaitable[object]) -> None:
 async def ping_database(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+async def check_redis(url: str) -> None:
+    """For processes that talk to Redis through another client (the RQ worker): one ping, then closed."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        await reach("Redis", url, client.ping())
+    finally:
+        await client.aclose()

@@ -41,10 +41,11 @@ def test_missing_database_on_a_running_postgres(tmp_path: Path) -> None:
     check(done, 1, 'database "platestream_no_such_db" does not exist')
 
 
-def test_unreachable_redis(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["worker", "rq-worker"])
+def test_unreachable_redis(command: str, tmp_path: Path) -> None:
     port = closed_port()
     env = {"PLATESTREAM_DATA_DIR": str(tmp_path), "PLATESTREAM_REDIS_URL": f"redis://:s3cret@127.0.0.1:{port}/0"}
-    check(platestream("worker", env=env), 1, f"cannot reach Redis at redis://:***@127.0.0.1:{port}/0: ")
+    check(platestream(command, env=env), 1, f"cannot reach Redis at redis://:***@127.0.0.1:{port}/0: ")
 
 
 @pytest.mark.parametrize(("url", "message"), [

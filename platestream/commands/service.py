@@ -203,8 +203,11 @@ def cmd_rq_worker(args: argparse.Namespace) -> int:
     from redis import Redis
     from rq import Queue, Worker
 
+    from gateway.reach import check_redis
+
     settings = service_settings(args)
     require_redis(settings, "rq-worker")
+    asyncio.run(check_redis(settings.redis_url or ""))
     connection = Redis.from_url(settings.redis_url or "")
     queues = [Queue(name, connection=connection) for name in ("platestream-videos", settings.webhook_queue)]
     # The scheduler runs the delayed retries of failed webhook deliveries (RQ's Retry intervals).
