@@ -146,7 +146,7 @@ class ServiceSettings(CoreSettings):
     def usable_database_url(cls, url: str | None) -> str | None:
         from storage.db import check_database_url
 
-        return None if url is None else check_database_url(url)
+        return check_database_url(url) if url else None  # empty, as compose files leave it: the SQLite default
 
     def resolved_worker_batch(self) -> int:
         """On the CPU a batch is read no faster per frame than single frames (BENCHMARKS.md), and every frame
