@@ -36,7 +36,7 @@ class CoreSettings(BaseSettings):
     glyphs: Path = Field(default_factory=default_glyphs, description="glyph classifier of the glyph check")
     glyph_weight: float = Field(DEFAULT_GLYPH_WEIGHT, ge=0.0, le=10.0, description="weight of the glyph check "
                                 "(pipeline.glyphs) when unsure reads are rescored; 0 = off, no glyph engine loaded")
-    device: str = Field("cpu", description="cpu, cuda or cuda:N")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads per engine; 0 = all cores")
     detector_imgsz: DetectorSize = 640
     detector_extra_sizes: Annotated[tuple[DetectorSize, ...], NoDecode] = Field(

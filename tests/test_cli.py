@@ -88,6 +88,11 @@ def test_bad_engine_or_region_is_a_usage_error(tmp_path: Path, endtoend_dir: Pat
     assert done.returncode == 2 and "unknown region" in done.stderr
     done = platestream("recognize", image, "--views", "plain,sharpen")
     assert done.returncode == 2 and "read_views" in done.stderr and "'wide'" in done.stderr
+    done = platestream("recognize", image, "--device", "tpu")  # was taken, and the CPU used
+    assert done.returncode == 2 and "invalid settings: device: String should match pattern" in done.stderr
+    (tmp_path / "labels.csv").write_text("file,text,region\n")
+    done = platestream("eval-ocr", tmp_path, "--recognizer", ROOT / "engines" / "models" / "detector.onnx")
+    assert done.returncode == 2 and "expected a recognizer engine, got a detector" in done.stderr
     done = platestream("recognize", image, "--top-n", "0")  # one line naming the setting and the value
     assert done.returncode == 2 and done.stderr.strip().endswith(
         "invalid settings: top_n: Input should be greater than or equal to 1 (got 0)")
@@ -152,6 +157,7 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
     (["pseudo-label", "{d}", "{tmp}/out", "--min-confidence", "200"], "200.0 is not between 0 and 100"),
     (["bench", "core", "{d}", "--json", "/proc/none/bench.json"], "argument --json: cannot write"),
     (["bench", "core", "{d}", "--threads", "1,-1"], "argument --threads: -1 is not 0 or more"),
+    (["bench", "core", "{d}", "--engines", "torch,tensorflow"], "'tensorflow' is not one of onnxruntime,"),
     (["bench", "service", "--fps", "0"], "argument --fps: 0.0 is not a positive number"),
     (["bench", "service", "--seconds", "-1"], "argument --seconds: -1.0 is not a positive number"),
     (["run", "--workers", "0"], "argument --workers: 0 is not a positive number"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +34,15 @@ def comma_list(kind: Callable[[str], T]) -> Callable[[str], tuple[T, ...]]:
     return parse
 
 
+def one_of(names: Sequence[str]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in names:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(names)}")
+        return text
+
+    return parse
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from platestream.bench.core import ENGINE_VARIANTS
 
@@ -41,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     kinds = bench.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
     core = kinds.add_parser("core", help="images/s and ms per stage per engine variant x batch x threads")
     core.add_argument("folder", type=Path, metavar="DIR", help="folder of images (e.g. a dataset's frames)")
-    core.add_argument("--engines", type=comma_list(str), default=ENGINE_VARIANTS,
+    core.add_argument("--engines", type=comma_list(one_of(ENGINE_VARIANTS)), default=ENGINE_VARIANTS,
                       help=f"comma-separated variants (default: {','.join(ENGINE_VARIANTS)})")
     core.add_argument("--batch", dest="batches", type=comma_list(positive_int), default=(1, 4, 8),
                       help="comma-separated batch sizes (default: 1,4,8)")
