@@ -13,7 +13,7 @@ from gateway.deps import require_token
 from gateway.errors import install_error_handlers
 from gateway.feed import Feed, InProcessFeed, RedisFeed
 from gateway.metrics import Metrics, create_metrics
-from gateway.reach import ping_database, reach
+from gateway.reach import open_database, open_redis
 from gateway.routes import cameras, events, feed, health, reads, recognize, videos, watchlists
 from gateway.routes.web import mount_ui
 from gateway.state import Services
@@ -25,24 +25,17 @@ from workers.queue import FrameQueue
 
 
 async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services:
-    from redis.asyncio import Redis
-
-    from storage.db import make_engine, make_sessionmaker, upgrade
+    from storage.db import make_sessionmaker, upgrade
     from workers.queue import InProcessQueue
     from workers.redis_queue import RedisFrameQueue
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
-    engine = make_engine(url)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    engine = await open_database(url)
     try:
-        await reach("the database", url, ping_database(engine))
-        if redis is not None:
-            await reach("Redis", settings.redis_url or "", redis.ping())
+        redis = await open_redis(settings.redis_url) if settings.redis_url else None
     except ServiceUnavailable:
         await engine.dispose()
-        if redis is not None:
-            await redis.aclose()
         raise
     if settings.auto_migrate:
         await upgrade(url)

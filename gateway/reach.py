@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -29,7 +30,8 @@ def without_password(url: str) -> str:
 def reason(exc: BaseException) -> str:
     """The driver's own words: SQLAlchemy wraps them (with SQL and a documentation link) in `orig`."""
     cause = getattr(exc, "orig", None) or exc
-    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    words = str(cause).strip()
+    return words.splitlines()[0] if words else type(cause).__name__
 
 
 async def reach(what: str, url: str, attempt: Awaitable[object]) -> None:
@@ -47,12 +49,30 @@ async def ping_database(engine: AsyncEngine) -> None:
         await connection.execute(text("SELECT 1"))
 
 
-async def check_redis(url: str) -> None:
-    """For processes that talk to Redis through another client (the RQ worker): one ping, then closed."""
-    from redis.asyncio import Redis
+async def open_database(url: str) -> AsyncEngine:
+    """An engine on `url`, once the database has answered (ServiceUnavailable otherwise, the engine disposed)."""
+    from storage.db import make_engine
 
+    engine = make_engine(url)
+    try:
+        await reach("the database", url, ping_database(engine))
+    except ServiceUnavailable:
+        await engine.dispose()
+        raise
+    return engine
+
+
+async def open_redis(url: str) -> Redis:
+    """A client on `url`, once Redis has answered a ping (ServiceUnavailable otherwise, the client closed)."""
     client = Redis.from_url(url)
     try:
         await reach("Redis", url, client.ping())
-    finally:
+    except ServiceUnavailable:
         await client.aclose()
+        raise
+    return client
+
+
+async def check_redis(url: str) -> None:
+    """For processes that talk to Redis through another client (the RQ worker): one ping, then closed."""
+    await (await open_redis(url)).aclose()

@@ -55,8 +55,7 @@ class PlateReader:
                  glyphs: Engine | None = None) -> None:
         self.config = config or ReaderConfig()
         self.detector = check_kind(detector, ModelKind.DETECTOR)
-        self.recognizer = Recognizer(check_kind(recognizer, ModelKind.RECOGNIZER), self.config.recognizer,
-                                     glyphs=glyphs)
+        self.recognizer = Recognizer(recognizer, self.config.recognizer, glyphs=glyphs)
         self.region = merge_regions(self.config.regions, load_regions(self.config.regions_file))
 
     @classmethod

@@ -125,7 +125,7 @@ class Recognizer:
 
     def __init__(self, engine: Engine, config: RecognizerConfig, alphabet: str = PLATE_ALPHABET,
                  glyphs: Engine | None = None) -> None:
-        meta: EngineMetadata = engine.metadata
+        meta: EngineMetadata = check_kind(engine, ModelKind.RECOGNIZER).metadata
         self.engine = engine
         # the glyph check's classifier (pipeline.glyphs)
         self.glyphs = check_kind(glyphs, ModelKind.GLYPHS) if glyphs is not None and config.glyph_weight > 0 else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engines import ModelKind, check_kind, create_engine
+from engines import create_engine
 from pipeline.formats import load_regions
 from pipeline.reader import merge_regions
 from pipeline.recognize import Recognizer
@@ -58,11 +58,10 @@ def run(args: argparse.Namespace) -> int:
         samples = corrected(samples, apply_corrections(args.folder, samples, fixes), args.corrections)
     if args.split != "all":
         samples = [s for s in samples if split_of(s.path.name, args.val_fraction) == args.split]
-    engine = check_kind(create_engine(settings.recognizer, settings.device, settings.threads), ModelKind.RECOGNIZER)
+    engine = create_engine(settings.recognizer, settings.device, settings.threads)
     region = merge_regions(tuple(settings.regions.split(",")), load_regions(settings.regions_file))
     glyphs = settings.glyph_engine()
-    glyph_engine = None if glyphs is None else check_kind(create_engine(glyphs, settings.device, settings.threads),
-                                                          ModelKind.GLYPHS)
+    glyph_engine = None if glyphs is None else create_engine(glyphs, settings.device, settings.threads)
     recognizer = Recognizer(engine, settings.reader_config().recognizer, glyphs=glyph_engine)
     with tqdm(total=len(samples), unit="crop", desc="eval-ocr") as bar:
         report, outcomes = evaluate_crops(recognizer, samples, region, on_batch=bar.update)

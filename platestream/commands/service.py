@@ -217,14 +217,10 @@ def cmd_rq_worker(args: argparse.Namespace) -> int:
 
 async def migrate(url: str) -> None:
     """Apply the migrations, once the database answers (else one line naming it, exit code 1)."""
-    from gateway.reach import ping_database, reach
-    from storage.db import make_engine, upgrade
+    from gateway.reach import open_database
+    from storage.db import upgrade
 
-    engine = make_engine(url)
-    try:
-        await reach("the database", url, ping_database(engine))
-    finally:
-        await engine.dispose()
+    await (await open_database(url)).dispose()
     await upgrade(url)
 
 
