@@ -23,7 +23,7 @@ def test_values_are_converted_and_nothing_is_filled_in() -> None:
     # YAML reads 1e-4 (no dot) as a string; the check makes it the number the optimizer needs
     assert check_config("ocr", load_config(CONFIGS / "ocr.yaml", ["lr=1e-4"]))["lr"] == 1e-4
     # a config saved by an older run lacks the keys added since; they stay absent (the trainer has their old meaning)
-    added_since = {"full_width", "reorder", "stretch"}
+    added_since = {"full_width", "reorder", "respell", "stretch"}
     older = {k: v for k, v in load_config(CONFIGS / "ocr.yaml").items() if k not in added_since}
     assert check_config("ocr", older) == older
     # required keys are the ones the trainer cannot do without

@@ -1,4 +1,5 @@
-"""Reorder augmentation: characters located by the recognizer's own CTC emissions, then rotated."""
+"""Reorder and respell augmentations: characters located by the recognizer's own CTC emissions, then rotated or
+respelled."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.conftest import load_frame, ocr_rows
 from training.datasets import OcrSample
 from training.export import load_recognizer_weights
 from training.ocr import CropDataset
-from training.reorder import locate_characters, reorder_crop
+from training.reorder import locate_characters, reorder_crop, respell_crop
 
 
 def test_emission_centres_follow_greedy_ctc_decoding() -> None:
@@ -34,6 +35,28 @@ def test_rotation_moves_leading_characters_behind_the_rest_and_keeps_the_margins
     assert rotated.shape == image.shape
     assert rotated[0].tolist() == [0, 1, 4, 5, 6, 7, 8, 9, 2, 3, 10, 11]
     assert reorder_crop(image, spans, "ABCD", 3)[1] == "DABC"
+
+
+def test_respelling_copies_another_character_of_the_plate_into_one_place() -> None:
+    # characters A B C D at columns 2-3, 4-5, 6-7, 8-9; each column holds its index
+    image = np.tile(np.arange(12, dtype=np.uint8), (3, 1))
+    spans = CharacterSpans(left=2, cuts=(4, 6, 8), right=10)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        respelled, text = respell_crop(image, spans, "ABCD", rng)
+        changed = [k for k in range(4) if text[k] != "ABCD"[k]]
+        assert len(changed) == 1 and sorted(set(text)) != sorted("ABCD")  # one place, spelled as another one
+        target, donor = changed[0], "ABCD".index(text[changed[0]])
+        assert respelled[:, 2 + 2 * target: 4 + 2 * target].tolist() == image[:, 2 + 2 * donor: 4 + 2 * donor].tolist()
+        outside = [c for c in range(12) if not 2 + 2 * target <= c < 4 + 2 * target]
+        assert respelled[:, outside].tolist() == image[:, outside].tolist()
+    assert image[0].tolist() == list(range(12))  # the cached crop itself is never changed
+
+
+def test_a_plate_of_one_repeated_character_is_not_respelled() -> None:
+    image = np.zeros((3, 12), np.uint8)
+    spans = CharacterSpans(left=2, cuts=(4, 6, 8), right=10)
+    assert respell_crop(image, spans, "0000", np.random.default_rng(0))[1] == "0000"
 
 
 def test_real_crops_rotate_into_plates_the_recognizer_reads(ocr_dir: Path) -> None:
@@ -68,3 +91,20 @@ def test_dataset_rotates_the_label_with_the_crop(ocr_dir: Path) -> None:
     labels = {"".join(charset[c - 1] for c in dataset[0][1]) for _ in range(20)}
     assert text not in labels  # every crop drawn is reordered
     assert all(sorted(label) == sorted(text) and label in text + text for label in labels)
+
+
+def test_dataset_respells_only_when_asked(ocr_dir: Path) -> None:
+    row = ocr_rows("us", 1)[0]
+    text = "".join(c for c in row["text"].upper() if c.isalnum())
+    charset = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    dataset = CropDataset([OcrSample(ocr_dir / row["file"], text, "us")], charset, True, seed=0)
+    width = dataset.images[0].shape[1]
+    cuts = tuple(round(width * (k + 1) / (len(text) + 1)) for k in range(len(text) - 1))
+    spans: list[CharacterSpans | None] = [CharacterSpans(1, cuts, width - 1)]
+    dataset.enable_reorder(spans, share=0.0)
+    assert {"".join(charset[c - 1] for c in dataset[0][1]) for _ in range(10)} == {text}
+    dataset.enable_reorder(spans, share=0.0, respell=1.0)
+    labels = {"".join(charset[c - 1] for c in dataset[0][1]) for _ in range(20)}
+    assert text not in labels or len(set(text)) == 1
+    assert all(len(label) == len(text) and sum(a != b for a, b in zip(label, text, strict=True)) == 1
+               for label in labels)

@@ -152,7 +152,7 @@ def test_recognizer_fine_tunes_resumes_and_exports(ocr_dir: Path, tmp_path: Path
 
     data = tiny_ocr_folder(ocr_dir, tmp_path / "crops")
     overrides = [f"data={data}", "epochs=1", "batch=8", "val_fraction=0.3", "synthetic=8",
-                 "synthetic_styles=[us, gb]", "reorder=0.5"]
+                 "synthetic_styles=[us, gb]", "reorder=0.3", "respell=0.3"]
     run = new_run_dir(tmp_path / "runs", "ocr", "test")
     best = train_ocr(load_config(CONFIGS / "ocr.yaml", overrides), run)
     assert best.is_file()

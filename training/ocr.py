@@ -31,7 +31,7 @@ from training.datasets import (
 from training.detector import torch_device
 from training.errors import DatasetError
 from training.export import load_recognizer_weights
-from training.reorder import character_spans, reorder_crop
+from training.reorder import character_spans, reorder_crop, respell_crop
 from training.tracking import Tracker, tracked
 
 
@@ -45,11 +45,12 @@ class CropDataset(Dataset[tuple[np.ndarray, list[int]]]):
         self.images = [decode_image(s.path.read_bytes(), str(s.path)).image for s in samples]
         self.rng = np.random.default_rng(seed)
         self.spans: list[CharacterSpans | None] = [None] * len(samples)
-        self.reorder = 0.0
+        self.reorder = self.respell = 0.0
 
-    def enable_reorder(self, spans: list[CharacterSpans | None], share: float) -> None:
-        """Rotate the characters of a share of the crops whose spans are known (training.reorder)."""
-        self.spans, self.reorder = spans, share
+    def enable_reorder(self, spans: list[CharacterSpans | None], share: float, respell: float = 0.0) -> None:
+        """Rotate the characters of a share of the crops whose spans are known, and respell another share
+        (training.reorder)."""
+        self.spans, self.reorder, self.respell = spans, share, respell
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -58,6 +59,8 @@ class CropDataset(Dataset[tuple[np.ndarray, list[int]]]):
         image, text, spans = self.images[i], self.samples[i].text, self.spans[i]
         if self.augment and spans is not None and self.rng.random() < self.reorder:
             image, text = reorder_crop(image, spans, text, int(self.rng.integers(1, len(text))))
+        elif self.augment and spans is not None and self.rng.random() < self.respell:
+            image, text = respell_crop(image, spans, text, self.rng)
         if self.augment:
             image = augment_plate(image, self.rng, self.camera, self.jitter, self.stretch)
         return image, [self.index[c] for c in text]
@@ -253,9 +256,10 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
     jitter = float(config.get("jitter", 0.08))
     dataset = CropDataset(train, charset, True, seed, camera, jitter, float(config.get("stretch") or 0.0))
     net = initial_network(charset, config.get("init")).to(device)
-    if float(config.get("reorder") or 0.0) > 0:
+    reorder, respell = float(config.get("reorder") or 0.0), float(config.get("respell") or 0.0)
+    if reorder > 0 or respell > 0:
         spans = character_spans(net, dataset.samples, dataset.images, config, device)
-        dataset.enable_reorder(spans, float(config["reorder"]))
+        dataset.enable_reorder(spans, reorder, respell)
     start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
     loader = width_loader(dataset, config, config["batch"], full_width, seed, epoch=start)
     # held-out crops are read as inference reads them: each at its own width

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -45,12 +46,31 @@ def reorder_crop(image: np.ndarray, spans: CharacterSpans, text: str, k: int) ->
     return rotate_characters(image, spans, k), turn_text(text, k)
 
 
+def respell_crop(image: np.ndarray, spans: CharacterSpans, text: str,
+                 rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """The crop and its label with one character replaced by a copy of another character of the same plate.
+
+    The plate keeps its font, lighting and blur, but shows a character where its region's format never puts one
+    (a US plate's `6HP995` as `HHP995` or `66P995`), so the network must read that place by its shape."""
+    bounds = [spans.left, *spans.cuts, spans.right]
+    target = int(rng.integers(len(text)))
+    donors = [j for j, c in enumerate(text) if c != text[target]]
+    if len(bounds) != len(text) + 1 or not donors:
+        return image, text
+    donor = donors[int(rng.integers(len(donors)))]
+    x0, x1 = bounds[target], bounds[target + 1]
+    glyph = image[:, bounds[donor]:bounds[donor + 1]]
+    out = image.copy()
+    out[:, x0:x1] = cv2.resize(glyph, (x1 - x0, image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return out, text[:target] + text[donor] + text[target + 1:]
+
+
 def character_spans(net: RecognizerNet, samples: list[OcrSample], images: list[np.ndarray], config: dict[str, Any],
                     device: str) -> list[CharacterSpans | None]:
     """Where the characters of each training crop lie, as the initial network (on the CPU, then back on
     `device`) reads them; None for crops of the regions in `reorder_skip` (Chinese plates: the province always
     comes first) and for crops it misreads."""
-    skip = set(config.get("reorder_skip") or [])
+    skip = set(config.get("reorder_skip") or [])  # also the regions never respelled
     known: dict[Path, CharacterSpans | None] = {}  # oversampled crops repeat
     net.cpu().eval()
     for sample, image in zip(tqdm(samples, desc="character spans", unit="crop"), images, strict=True):

@@ -64,6 +64,7 @@ class OcrTraining(CropTraining):
     jitter: float | None = Field(None, ge=0.0, lt=0.5)
     stretch: float | None = Field(None, ge=0.0)
     reorder: Share | None = None
+    respell: Share | None = None
     reorder_skip: list[str] | None = None
     camera: Share | None = None
     oversample: dict[str, Annotated[int, Field(ge=1)]] | None = None

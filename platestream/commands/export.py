@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from platestream.commands.common import detector_size, output_file, output_folder, positive_int
+from platestream.commands.common import detector_size, in_range, output_file, output_folder, positive_int
 from platestream.models import SHIPPED_MODELS
 
 DEFAULT_CALIBRATION = Path("../shared/datasets/plates-detect/images/train")
+share = in_range(float, "share", "between 0 and 1", low=0.0, high=1.0)
+DEFAULT_CHECK = {"detector": Path("../shared/datasets/plates-detect"),
+                 "recognizer": Path("../shared/datasets/plates-ocr")}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,7 +27,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     for p in (det, rec):
         p.add_argument("--out", type=output_folder, default=SHIPPED_MODELS,
                        help="output folder (default: shipped models)")
-        p.add_argument("--int8", action="store_true", help="also write an INT8 ONNX file (onnxruntime quantization)")
+        p.add_argument("--int8", action="store_true",
+                       help="also write an INT8 ONNX file (onnxruntime quantization), kept only if its accuracy holds")
+        p.add_argument("--int8-check", type=Path, metavar="DIR",
+                       help="held-out data the INT8 file is scored on against FP32 (default: plates-detect's val "
+                            "split for detectors, plates-ocr's held-out split for recognizers)")
+        p.add_argument("--int8-tolerance", type=share, default=0.01,
+                       help="largest drop of mAP50 / exact the INT8 file may show (default 0.01)")
+        p.add_argument("--int8-limit", type=positive_int, help="score only the first N held-out files")
+        p.add_argument("--no-int8-check", action="store_true", help="keep the INT8 file unscored")
         p.set_defaults(handler=run_export)
     det.add_argument("--calibration", type=Path, default=DEFAULT_CALIBRATION,
                      help=f"images that calibrate the INT8 detector (default: {DEFAULT_CALIBRATION})")
@@ -39,9 +50,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from engines import ModelKind
     from training.export import export_detector, export_recognizer
+    from training.int8_check import check_data
     from training.quantize import quantize_int8
 
+    checked = args.int8 and not args.no_int8_check
+    check_folder = args.int8_check or DEFAULT_CHECK[args.kind]
+    if checked:  # a missing check set fails before the export, not after it
+        check_data(ModelKind(args.kind), check_folder, args.int8_limit)
     if args.kind == "detector":
         onnx_path, pt_path = export_detector(args.weights, args.out, imgsz=args.imgsz)
     else:
@@ -49,8 +66,20 @@ def run_export(args: argparse.Namespace) -> int:
     print(f"wrote {onnx_path}\nwrote {pt_path}")
     if args.int8:
         calibration = (args.calibration, args.calibration_count) if args.kind == "detector" else (None, 0)
-        print(f"wrote {quantize_int8(onnx_path, *calibration)}")
+        int8_path = quantize_int8(onnx_path, *calibration)
+        print(f"wrote {int8_path}")
+        if checked:
+            report_int8_check(onnx_path, int8_path, check_folder, args)
     return 0
+
+
+def report_int8_check(onnx_path: Path, int8_path: Path, folder: Path, args: argparse.Namespace) -> None:
+    from training.int8_check import check_int8
+
+    check = check_int8(onnx_path, int8_path, folder, args.int8_tolerance, args.int8_limit)
+    verdict = "kept" if check.holds else f"removed {int8_path}: it costs more than {check.tolerance:g}"
+    print(f"INT8 check on {check.samples} held-out files of {folder}: {check.metric} FP32 {check.fp32:.4f}, "
+          f"INT8 {check.int8:.4f}; {verdict}")
 
 
 def run_compile(args: argparse.Namespace) -> int:
