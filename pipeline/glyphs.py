@@ -15,6 +15,7 @@ glyph term.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 
 import cv2
@@ -26,6 +27,24 @@ GLYPH_HEIGHT, GLYPH_WIDTH = 40, 24  # a plate character is about twice as high a
 WINDOW = 1.15  # a glyph's window: this many character pitches wide, centred on the character
 LOOK_ALIKES = ("O0",)  # one glyph on many plates (most US states, Brazil's older plates): context decides
 DEFAULT_GLYPH_WEIGHT = 0.5  # of the glyph log-probabilities, added to the mean CTC log-likelihood of the views
+
+
+@dataclass(frozen=True)
+class GlyphEvidence:
+    """The glyph check of one read: the string its first view read, and each of its characters' glyph
+    log-probabilities (rows of `glyph_log_probs`, columns in `charset`'s order)."""
+
+    first_read: str
+    log_probs: np.ndarray
+    charset: str
+
+    def disagrees(self) -> bool:
+        """Whether the glyph classifier reads one of the first read's characters as another character (`O` and `0`
+        share one glyph, and glyph_log_probs gives them one probability, so they never disagree)."""
+        if len(self.first_read) != len(self.log_probs):
+            return False
+        return any(row.max() > row[self.charset.index(c)] + 1e-6
+                   for c, row in zip(self.first_read, self.log_probs, strict=True) if c in self.charset)
 
 
 def character_centres(spans: CharacterSpans) -> tuple[list[float], float]:

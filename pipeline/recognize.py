@@ -15,7 +15,14 @@ import numpy as np
 from engines import Engine, EngineMetadata, ModelKind, check_kind
 from pipeline.ctc import ctc_log_likelihood
 from pipeline.errors import ReaderConfigError
-from pipeline.glyphs import DEFAULT_GLYPH_WEIGHT, cut_glyphs, glyph_log_probs, to_glyph_input, with_glyphs
+from pipeline.glyphs import (
+    DEFAULT_GLYPH_WEIGHT,
+    GlyphEvidence,
+    cut_glyphs,
+    glyph_log_probs,
+    to_glyph_input,
+    with_glyphs,
+)
 from pipeline.lines import TwoLineConfig, line_gap, split_lines, two_line_read
 from pipeline.postprocess import best_confidence, expand_alternatives
 from pipeline.records import CharGuess, PlateCrop, RawText
@@ -38,6 +45,9 @@ class RecognizerConfig:
     views_up_to: float = DEFAULT_VIEWS_UP_TO
     two_lines: TwoLineConfig = field(default_factory=TwoLineConfig)  # two-line plates read by line (pipeline.lines)
     glyph_weight: float = DEFAULT_GLYPH_WEIGHT  # of the glyph check (pipeline.glyphs), with a glyph engine given
+    # With the glyph check, every read's characters are classified, and a sure read the classifier reads otherwise
+    # is treated as unsure (read in every view, rescored): the recognizer is sometimes sure and wrong (`LHFX108`).
+    glyph_recheck: bool = True
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.views if name not in VIEW_NAMES]
@@ -150,8 +160,15 @@ class Recognizer:
         return texts
 
     def read_views(self, crops: list[PlateCrop], probs: list[np.ndarray], texts: list[RawText]) -> None:
-        """Unsure reads (in `texts`, replaced in place) read again in the other views, and rescored."""
+        """Unsure reads (in `texts`, replaced in place) read again in the other views, and rescored. With the glyph
+        check, a sure read whose characters the glyph classifier reads otherwise counts as unsure too."""
         unsure = [i for i, t in enumerate(texts) if best_confidence(t) <= self.config.views_up_to]
+        evidence: dict[int, GlyphEvidence] = {}
+        if self.glyphs is not None:
+            checked = range(len(crops)) if self.config.glyph_recheck else unsure
+            evidence = self.glyph_evidence(self.glyphs, crops, probs, list(checked))
+            doubted = {i for i, e in evidence.items() if e.disagrees()}
+            unsure = [i for i in range(len(crops)) if i in doubted or i in set(unsure)]
         # per unsure crop: each view's probabilities, and how many characters that view moved to the back
         views: list[list[tuple[np.ndarray, int]]] = [[(probs[i], 0)] for i in unsure]
         for name in self.config.views[1:]:
@@ -163,30 +180,33 @@ class Recognizer:
         for k, i in enumerate(unsure):
             reads = [texts[i], *(self.decode_turned(p, moved) for p, moved in views[k][1:])]
             texts[i] = RawText(texts[i].chars, self.rescore(views[k], reads))
-        if self.glyphs is not None:
-            self.check_glyphs(self.glyphs, crops, probs, unsure, texts)
+            if i in evidence and texts[i].scored:
+                found = evidence[i]
+                rescored = with_glyphs(texts[i].scored, found.log_probs, found.first_read, found.charset,
+                                       self.config.glyph_weight)
+                texts[i] = RawText(texts[i].chars, rescored)
 
-    def check_glyphs(self, glyphs: Engine, crops: list[PlateCrop], probs: list[np.ndarray], unsure: list[int],
-                     texts: list[RawText]) -> None:
-        """The glyph check (pipeline.glyphs) of the rescored reads (in `texts`, replaced in place): every character
-        of the first read cut out and classified alone, one forward pass for all of them."""
+    def glyph_evidence(self, glyphs: Engine, crops: list[PlateCrop], probs: list[np.ndarray],
+                       indices: list[int]) -> dict[int, GlyphEvidence]:
+        """The glyph check (pipeline.glyphs) of these reads: every character of the first read cut out and
+        classified alone, one forward pass for all of them."""
         first = VIEWS[self.config.views[0]]
         cut: list[tuple[int, str, list[np.ndarray]]] = []  # (read, its first string, its glyphs)
-        for k in unsure:
+        for k in indices:
             image = first(crops[k].image)
             classes, spans = locate_read(probs[k], self.pixels_per_frame(image, len(probs[k])), image.shape[1])
-            if spans is not None and texts[k].scored:
+            if spans is not None:
                 gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
                 cut.append((k, "".join(self.alphabet[c - 1] for c in classes), cut_glyphs(gray, spans)))
         if not cut:
-            return
+            return {}
         charset = glyphs.metadata.charset
         log_probs = glyph_log_probs(glyphs.infer(to_glyph_input([g for _, _, cuts in cut for g in cuts])), charset)
-        start = 0
+        evidence, start = {}, 0
         for k, first_read, cuts in cut:
-            mine, start = log_probs[start : start + len(cuts)], start + len(cuts)
-            rescored = with_glyphs(texts[k].scored, mine, first_read, charset, self.config.glyph_weight)
-            texts[k] = RawText(texts[k].chars, rescored)
+            evidence[k] = GlyphEvidence(first_read, log_probs[start : start + len(cuts)], charset)
+            start += len(cuts)
+        return evidence
 
     def read_turned(self, crops: list[PlateCrop], probs: list[np.ndarray], unsure: list[int],
                     views: list[list[tuple[np.ndarray, int]]]) -> None:

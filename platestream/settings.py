@@ -36,6 +36,9 @@ class CoreSettings(BaseSettings):
     glyphs: Path = Field(default_factory=default_glyphs, description="glyph classifier of the glyph check")
     glyph_weight: float = Field(DEFAULT_GLYPH_WEIGHT, ge=0.0, le=10.0, description="weight of the glyph check "
                                 "(pipeline.glyphs) when unsure reads are rescored; 0 = off, no glyph engine loaded")
+    glyph_recheck: bool = Field(True, description="with the glyph check, every read's characters are classified and "
+                                "a sure read the classifier reads otherwise is rescored as unsure ones are; false = "
+                                "only reads of confidence <= PLATESTREAM_READ_VIEWS_UP_TO are checked")
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads per engine; 0 = all cores")
     detector_imgsz: DetectorSize = 640
@@ -91,7 +94,7 @@ class CoreSettings(BaseSettings):
                                     extra_sizes=self.detector_extra_sizes),
             recognizer=RecognizerConfig(views=self.read_views, views_up_to=self.read_views_up_to,
                                         two_lines=TwoLineConfig(enabled=self.read_two_lines),
-                                        glyph_weight=self.glyph_weight),
+                                        glyph_weight=self.glyph_weight, glyph_recheck=self.glyph_recheck),
             postprocess=PostprocessConfig(top_n=self.top_n),
             crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y),
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),

@@ -14,6 +14,7 @@ from engines import Engine, EngineFileError, ModelKind, create_engine
 from pipeline.glyphs import (
     GLYPH_HEIGHT,
     GLYPH_WIDTH,
+    GlyphEvidence,
     cut_glyphs,
     glyph_log_probs,
     glyph_score,
@@ -85,6 +86,17 @@ def test_a_clear_glyph_outvotes_the_recognizers_sense_of_place() -> None:
     assert glyph_score(log_probs, "京123", PLATE_ALPHABET) is None
 
 
+def test_glyph_evidence_disagrees_only_where_a_glyph_reads_another_character() -> None:
+    logits = np.zeros((4, len(PLATE_ALPHABET)), np.float32)
+    for i, char in enumerate("O123"):
+        logits[i, PLATE_ALPHABET.index(char)] = 5.0
+    log_probs = glyph_log_probs(logits, PLATE_ALPHABET)
+    assert not GlyphEvidence("O123", log_probs, PLATE_ALPHABET).disagrees()
+    assert not GlyphEvidence("0123", log_probs, PLATE_ALPHABET).disagrees()  # O and 0: one glyph
+    assert GlyphEvidence("O128", log_probs, PLATE_ALPHABET).disagrees()
+    assert not GlyphEvidence("O12", log_probs, PLATE_ALPHABET).disagrees()  # not comparable character by character
+
+
 @pytest.fixture(scope="module")
 def glyphs() -> Engine:
     return create_engine(SHIPPED_MODELS / "glyphs.onnx")
@@ -122,9 +134,25 @@ def test_glyph_check_leaves_sure_reads_alone(recognizer: Engine, glyphs: Engine,
 
     rows = [s for s in read_ocr_set(ocr_dir) if s.region == "br"][:20]
     crops = [whole_image_crop(load_frame(s.path).image) for s in rows]
-    sure_only = RecognizerConfig(views_up_to=0.0, glyph_weight=5.0)  # no read is unsure: nothing is rescored
+    # no read is unsure, and sure ones are not rechecked: nothing is rescored
+    sure_only = RecognizerConfig(views_up_to=0.0, glyph_weight=5.0, glyph_recheck=False)
     assert [t.text for t in Recognizer(recognizer, sure_only, glyphs=glyphs).read(crops)] == \
         [t.text for t in Recognizer(recognizer, sure_only).read(crops)]
+
+
+def test_a_sure_read_the_glyph_classifier_contradicts_is_rechecked(recognizer: Engine, glyphs: Engine,
+                                                                   ocr_dir: Path) -> None:
+    """A held-out Brazilian crop the recognizer reads `PVY3872`, sure of it, so that only the recheck rescores it
+    (the glyph classifier reads the 6; MODEL_CARD.md, "the glyph recheck")."""
+    from pipeline.crop import whole_image_crop
+    from pipeline.postprocess import best_confidence
+
+    crop = whole_image_crop(load_frame(ocr_dir / "br" / "02200_PVY3672.jpg").image)
+    [unchecked] = Recognizer(recognizer, RecognizerConfig(glyph_recheck=False), glyphs=glyphs).read([crop])
+    [rechecked] = Recognizer(recognizer, RecognizerConfig(), glyphs=glyphs).read([crop])
+    assert best_confidence(unchecked) > RecognizerConfig().views_up_to and unchecked.text == "PVY3872"
+    assert not unchecked.scored  # a sure read: never rescored
+    assert rechecked.scored[0][0] == "PVY3672"
 
 
 def test_a_recognizer_file_is_refused_as_glyph_classifier(detector: Engine, recognizer: Engine) -> None:

@@ -83,6 +83,8 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--glyphs", type=Path, help="glyph classifier of the glyph check")
     group.add_argument("--glyph-weight", dest="glyph_weight", type=float,
                        help="weight of the glyph check when unsure reads are rescored (0 = off)")
+    group.add_argument("--no-glyph-recheck", dest="glyph_recheck", action="store_const", const=False,
+                       help="glyph check for unsure reads only (not for sure reads the classifier reads otherwise)")
     group.add_argument("--device", help="cpu, cuda or cuda:N")
     group.add_argument("--region", dest="regions", help="comma-separated plate regions, e.g. br or us,generic")
     group.add_argument("--imgsz", dest="detector_imgsz", type=int, help="detector input size (multiple of 32)")
