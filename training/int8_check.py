@@ -55,8 +55,8 @@ def check_data(kind: ModelKind, folder: Path, limit: int | None = None) -> list[
 def detector_score(onnx_path: Path, folder: Path, limit: int | None) -> tuple[float, int]:
     engine = create_engine(onnx_path)
     samples = read_yolo_split(folder, "val")[:limit]
-    config = DetectorConfig(imgsz=engine.metadata.input_height)
-    return evaluate_detector(engine, config, samples, DEFAULT_MAX_PIXELS).map50, len(samples)
+    # the product's default passes (PLATESTREAM_DETECTOR_IMGSZ and _EXTRA_SIZES), as `eval-detect` scores them
+    return evaluate_detector(engine, DetectorConfig(), samples, DEFAULT_MAX_PIXELS).map50, len(samples)
 
 
 def recognizer_score(onnx_path: Path, folder: Path, limit: int | None) -> tuple[float, int]:
