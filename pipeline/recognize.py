@@ -46,7 +46,7 @@ class RecognizerConfig:
     two_lines: TwoLineConfig = field(default_factory=TwoLineConfig)  # two-line plates read by line (pipeline.lines)
     glyph_weight: float = DEFAULT_GLYPH_WEIGHT  # of the glyph check (pipeline.glyphs), with a glyph engine given
     # With the glyph check, every read's characters are classified, and a sure read the classifier reads otherwise
-    # is treated as unsure (read in every view, rescored): the recognizer is sometimes sure and wrong (`LHFX108`).
+    # is treated as unsure (read in every view, rescored): the recognizer is sometimes sure and wrong (`9IA4ZA`).
     glyph_recheck: bool = True
 
     def __post_init__(self) -> None:
@@ -167,8 +167,7 @@ class Recognizer:
         if self.glyphs is not None:
             checked = range(len(crops)) if self.config.glyph_recheck else unsure
             evidence = self.glyph_evidence(self.glyphs, crops, probs, list(checked))
-            doubted = {i for i, e in evidence.items() if e.disagrees()}
-            unsure = [i for i in range(len(crops)) if i in doubted or i in set(unsure)]
+            unsure = sorted({*unsure, *(i for i, found in evidence.items() if found.disagrees())})
         # per unsure crop: each view's probabilities, and how many characters that view moved to the back
         views: list[list[tuple[np.ndarray, int]]] = [[(probs[i], 0)] for i in unsure]
         for name in self.config.views[1:]:

@@ -20,9 +20,9 @@ from pipeline.detect import DetectorConfig
 from pipeline.formats import load_regions
 from pipeline.reader import merge_regions
 from pipeline.recognize import Recognizer, RecognizerConfig
-from training.datasets import read_ocr_set, split_of
+from training.datasets import OcrSample, read_ocr_set, split_of
 from training.errors import DatasetError
-from training.evaluate_detect import evaluate_detector, read_yolo_split
+from training.evaluate_detect import YoloSample, evaluate_detector, read_yolo_split
 from training.evaluate_ocr import evaluate_crops
 
 DEFAULT_TOLERANCE = 0.01  # absolute: mAP50 or exact may drop by at most one point
@@ -41,26 +41,31 @@ class Int8Check(BaseModel):
         return self.int8 >= self.fp32 - self.tolerance
 
 
-def check_data(kind: ModelKind, folder: Path, limit: int | None = None) -> list[Path]:
-    """The held-out files the check scores on; raises DatasetError before any work when there are none."""
-    if kind == ModelKind.DETECTOR:
-        paths = [s.path for s in read_yolo_split(folder, "val")]
-    else:
-        paths = [s.path for s in read_ocr_set(folder) if split_of(s.path.name, VAL_FRACTION) == "val"]
-    if not paths:
+def held_out_photos(folder: Path, limit: int | None = None) -> list[YoloSample]:
+    return read_yolo_split(folder, "val")[:limit]
+
+
+def held_out_crops(folder: Path, limit: int | None = None) -> list[OcrSample]:
+    return [s for s in read_ocr_set(folder) if split_of(s.path.name, VAL_FRACTION) == "val"][:limit]
+
+
+def check_data(kind: ModelKind, folder: Path, limit: int | None = None) -> int:
+    """How many held-out files the check will score on; DatasetError, before any work, when there are none."""
+    count = len(held_out_photos(folder, limit) if kind == ModelKind.DETECTOR else held_out_crops(folder, limit))
+    if not count:
         raise DatasetError(f"{folder} has no held-out data to check the INT8 file on")
-    return paths[:limit]
+    return count
 
 
 def detector_score(onnx_path: Path, folder: Path, limit: int | None) -> tuple[float, int]:
-    engine = create_engine(onnx_path)
-    samples = read_yolo_split(folder, "val")[:limit]
+    samples = held_out_photos(folder, limit)
     # the product's default passes (PLATESTREAM_DETECTOR_IMGSZ and _EXTRA_SIZES), as `eval-detect` scores them
-    return evaluate_detector(engine, DetectorConfig(), samples, DEFAULT_MAX_PIXELS).map50, len(samples)
+    report = evaluate_detector(create_engine(onnx_path), DetectorConfig(), samples, DEFAULT_MAX_PIXELS)
+    return report.map50, len(samples)
 
 
 def recognizer_score(onnx_path: Path, folder: Path, limit: int | None) -> tuple[float, int]:
-    samples = [s for s in read_ocr_set(folder) if split_of(s.path.name, VAL_FRACTION) == "val"][:limit]
+    samples = held_out_crops(folder, limit)
     recognizer = Recognizer(create_engine(onnx_path), RecognizerConfig())
     report, _ = evaluate_crops(recognizer, samples, merge_regions(("generic",), load_regions()))
     return report.exact, len(samples)
