@@ -80,31 +80,37 @@ def test_real_crops_rotate_into_plates_the_recognizer_reads(ocr_dir: Path) -> No
     assert read >= 0.75 * located
 
 
-def test_dataset_rotates_the_label_with_the_crop(ocr_dir: Path) -> None:
-    row = ocr_rows("br", 1)[0]
+CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def one_crop_dataset(ocr_dir: Path, region: str) -> tuple[CropDataset, str, list[CharacterSpans | None]]:
+    """A training dataset of one real crop, its text, and spans that cut the crop into equal characters."""
+    row = ocr_rows(region, 1)[0]
     text = "".join(c for c in row["text"].upper() if c.isalnum())
-    charset = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    dataset = CropDataset([OcrSample(ocr_dir / row["file"], text, "br")], charset, True, seed=0)
+    dataset = CropDataset([OcrSample(ocr_dir / row["file"], text, region)], CHARSET, True, seed=0)
     width = dataset.images[0].shape[1]
     cuts = tuple(round(width * (k + 1) / (len(text) + 1)) for k in range(len(text) - 1))
-    dataset.enable_reorder([CharacterSpans(1, cuts, width - 1)], share=1.0)
-    labels = {"".join(charset[c - 1] for c in dataset[0][1]) for _ in range(20)}
+    return dataset, text, [CharacterSpans(1, cuts, width - 1)]
+
+
+def drawn_labels(dataset: CropDataset, draws: int) -> set[str]:
+    return {"".join(CHARSET[c - 1] for c in dataset[0][1]) for _ in range(draws)}
+
+
+def test_dataset_rotates_the_label_with_the_crop(ocr_dir: Path) -> None:
+    dataset, text, spans = one_crop_dataset(ocr_dir, "br")
+    dataset.enable_reorder(spans, share=1.0)
+    labels = drawn_labels(dataset, 20)
     assert text not in labels  # every crop drawn is reordered
     assert all(sorted(label) == sorted(text) and label in text + text for label in labels)
 
 
 def test_dataset_respells_only_when_asked(ocr_dir: Path) -> None:
-    row = ocr_rows("us", 1)[0]
-    text = "".join(c for c in row["text"].upper() if c.isalnum())
-    charset = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    dataset = CropDataset([OcrSample(ocr_dir / row["file"], text, "us")], charset, True, seed=0)
-    width = dataset.images[0].shape[1]
-    cuts = tuple(round(width * (k + 1) / (len(text) + 1)) for k in range(len(text) - 1))
-    spans: list[CharacterSpans | None] = [CharacterSpans(1, cuts, width - 1)]
+    dataset, text, spans = one_crop_dataset(ocr_dir, "us")
     dataset.enable_reorder(spans, share=0.0)
-    assert {"".join(charset[c - 1] for c in dataset[0][1]) for _ in range(10)} == {text}
+    assert drawn_labels(dataset, 10) == {text}
     dataset.enable_reorder(spans, share=0.0, respell=1.0)
-    labels = {"".join(charset[c - 1] for c in dataset[0][1]) for _ in range(20)}
+    labels = drawn_labels(dataset, 20)
     assert text not in labels or len(set(text)) == 1
     assert all(len(label) == len(text) and sum(a != b for a, b in zip(label, text, strict=True)) == 1
                for label in labels)
