@@ -164,6 +164,8 @@ def test_eval_writes_exactly_the_documented_keys(tmp_path: Path, endtoend_dir: P
     (["worker", "--metrics-port", "99999"], "99999 is not a TCP port"),
     (["export", "detector", "best.pt", "--imgsz", "100"], "argument --imgsz: 100 is not a multiple of 32"),
     (["compile", "x.onnx", "--max-batch", "0"], "argument --max-batch: 0 is not a positive number"),
+    (["export", "recognizer", "--int8", "--int8-tolerance", "2"], "--int8-tolerance: 2.0 is not between 0 and 1"),
+    (["export", "recognizer", "--int8", "--int8-limit", "0"], "argument --int8-limit: 0 is not a positive number"),
     (["export", "recognizer", "--out", str(ROOT / "README.md")], "README.md is a file, not a folder"),
     (["pseudo-label", "{d}", str(ROOT / "README.md")], "README.md is a file, not a folder"),
 ])
