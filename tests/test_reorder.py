@@ -99,7 +99,7 @@ def drawn_labels(dataset: CropDataset, draws: int) -> set[str]:
 
 def test_dataset_rotates_the_label_with_the_crop(ocr_dir: Path) -> None:
     dataset, text, spans = one_crop_dataset(ocr_dir, "br")
-    dataset.enable_reorder(spans, share=1.0)
+    dataset.enable_span_augments(spans, reorder=1.0)
     labels = drawn_labels(dataset, 20)
     assert text not in labels  # every crop drawn is reordered
     assert all(sorted(label) == sorted(text) and label in text + text for label in labels)
@@ -107,9 +107,9 @@ def test_dataset_rotates_the_label_with_the_crop(ocr_dir: Path) -> None:
 
 def test_dataset_respells_only_when_asked(ocr_dir: Path) -> None:
     dataset, text, spans = one_crop_dataset(ocr_dir, "us")
-    dataset.enable_reorder(spans, share=0.0)
+    dataset.enable_span_augments(spans)
     assert drawn_labels(dataset, 10) == {text}
-    dataset.enable_reorder(spans, share=0.0, respell=1.0)
+    dataset.enable_span_augments(spans, respell=1.0)
     labels = drawn_labels(dataset, 20)
     assert text not in labels or len(set(text)) == 1
     assert all(len(label) == len(text) and sum(a != b for a, b in zip(label, text, strict=True)) == 1

@@ -47,10 +47,11 @@ class CropDataset(Dataset[tuple[np.ndarray, list[int]]]):
         self.spans: list[CharacterSpans | None] = [None] * len(samples)
         self.reorder = self.respell = 0.0
 
-    def enable_reorder(self, spans: list[CharacterSpans | None], share: float, respell: float = 0.0) -> None:
-        """Rotate the characters of a share of the crops whose spans are known, and respell another share
-        (training.reorder)."""
-        self.spans, self.reorder, self.respell = spans, share, respell
+    def enable_span_augments(self, spans: list[CharacterSpans | None], reorder: float = 0.0,
+                             respell: float = 0.0) -> None:
+        """Of the crops whose character spans are known, rotate the characters of a `reorder` share and respell a
+        `respell` share of the others (training.reorder)."""
+        self.spans, self.reorder, self.respell = spans, reorder, respell
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -259,7 +260,7 @@ def fit_ocr(config: dict[str, Any], run_dir: Path, tracker: Tracker, resume: dic
     reorder, respell = float(config.get("reorder") or 0.0), float(config.get("respell") or 0.0)
     if reorder > 0 or respell > 0:
         spans = character_spans(net, dataset.samples, dataset.images, config, device)
-        dataset.enable_reorder(spans, reorder, respell)
+        dataset.enable_span_augments(spans, reorder, respell)
     start, best = (resume["epoch"] + 1, resume["best"]) if resume else (0, -1.0)
     loader = width_loader(dataset, config, config["batch"], full_width, seed, epoch=start)
     # held-out crops are read as inference reads them: each at its own width

@@ -79,5 +79,5 @@ def character_spans(net: RecognizerNet, samples: list[OcrSample], images: list[n
                                                    config["width"])
     net.to(device).train()
     spans = [known.get(s.path) for s in samples]
-    print(f"reorder: character spans for {sum(s is not None for s in spans)} of {len(spans)} training crops")
+    print(f"reorder/respell: character spans for {sum(s is not None for s in spans)} of {len(spans)} training crops")
     return spans

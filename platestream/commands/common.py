@@ -40,6 +40,7 @@ non_negative_int = in_range(int, "non_negative_int", "0 or more", low=0)
 positive_float = in_range(float, "positive_float", "a positive number", low=0.0, exclusive=True)
 port_number = in_range(int, "port_number", "a TCP port (1-65535)", low=1, high=65535)
 fraction = in_range(float, "fraction", "between 0 and 1", low=0.0, high=1.0, exclusive=True)  # a held-out share
+share = in_range(float, "share", "between 0 and 1", low=0.0, high=1.0)  # 0 and 1 allowed, e.g. a tolerance
 percent = in_range(float, "percent", "between 0 and 100", low=0.0, high=100.0)
 
 

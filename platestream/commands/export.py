@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from platestream.commands.common import detector_size, in_range, output_file, output_folder, positive_int
+from platestream.commands.common import detector_size, output_file, output_folder, positive_int, share
 from platestream.models import SHIPPED_MODELS
 
 DEFAULT_CALIBRATION = Path("../shared/datasets/plates-detect/images/train")
-share = in_range(float, "share", "between 0 and 1", low=0.0, high=1.0)
 DEFAULT_CHECK = {"detector": Path("../shared/datasets/plates-detect"),
                  "recognizer": Path("../shared/datasets/plates-ocr")}
 
