@@ -6,7 +6,7 @@ One module per runtime (ONNX Runtime, PyTorch, TensorRT). Each engine file carri
 
 from engines.base import Engine, EngineMetadata, ModelKind
 from engines.errors import EngineError, EngineFileError, RuntimeUnavailable
-from engines.registry import available_runtimes, check_kind, create_engine
+from engines.registry import available_runtimes, check_kind, create_engine, onnx_device
 
 __all__ = [
     "Engine",
@@ -18,4 +18,5 @@ __all__ = [
     "available_runtimes",
     "check_kind",
     "create_engine",
+    "onnx_device",
 ]

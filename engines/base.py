@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -23,9 +23,9 @@ class EngineMetadata(BaseModel):
     """Everything a pipeline stage needs to feed a model and read its output.
 
     Detector input is RGB in [0, 1], NCHW, letterboxed; output is (N, 4 + classes, anchors) as ultralytics exports it.
-    Recognizer input is grayscale normalised to [-1, 1], N x 1 x H x W; output is (N, T, 1 + len(charset)) CTC logits
-    with class 0 the blank. Glyph classifier input is one character per image, scaled as the recognizer's, N x 1 x H
-    x W; output is (N, len(charset)) logits.
+    Recognizer input is grayscale normalised to [-1, 1], N x 1 x H x W (N x 3 x H x W for `color` bgr or rgb); output
+    is (N, T, 1 + len(charset)) CTC logits (or probabilities, see `output`) with class 0 the blank. Glyph classifier
+    input is one character per image, scaled as the recognizer's, N x 1 x H x W; output is (N, len(charset)) logits.
     """
 
     kind: ModelKind
@@ -36,6 +36,8 @@ class EngineMetadata(BaseModel):
     dynamic_size: bool = False  # detector: any multiple of `stride` may be fed; recognizer: any width up to input_width
     stride: int = 32
     charset: str = ""  # recognizer classes after the blank, in order; glyph classifier classes
+    color: Literal["gray", "bgr", "rgb"] = "gray"  # recognizer input channels
+    output: Literal["logits", "probabilities"] = "logits"  # recognizer output: PaddleOCR's ends in a softmax
     precision: str = "fp32"
     source_weights: str = ""  # file the engine was exported from
     source_sha256: str = ""

@@ -9,6 +9,7 @@ import numpy as np
 
 from engines.base import METADATA_KEY, EngineMetadata
 from engines.errors import EngineFileError, RuntimeUnavailable
+from engines.paddle import describes_paddle_recognizer, paddle_metadata
 
 
 def read_onnx_metadata(path: Path) -> EngineMetadata:
@@ -19,9 +20,17 @@ def read_onnx_metadata(path: Path) -> EngineMetadata:
     except Exception as exc:  # onnx raises DecodeError, OSError, ... for unreadable files
         raise EngineFileError(f"{path} is not a readable ONNX file: {exc}") from exc
     props = {p.key: p.value for p in model.metadata_props}
+    if METADATA_KEY not in props and describes_paddle_recognizer(path):
+        return paddle_metadata(path, output_classes(model))
     if METADATA_KEY not in props:
         raise EngineFileError(f"{path} has no '{METADATA_KEY}' metadata; export it with `platestream export`")
     return EngineMetadata.from_json(props[METADATA_KEY])
+
+
+def output_classes(model: Any) -> int | None:
+    """The size of the last axis of the model's first output, where the graph states it."""
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    return int(dims[-1].dim_value) if dims and dims[-1].HasField("dim_value") else None
 
 
 def write_onnx_metadata(path: Path, metadata: EngineMetadata) -> None:

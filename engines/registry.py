@@ -44,6 +44,17 @@ def create_engine(path: Path, device: str = "cpu", threads: int = 0, *, load: bo
     return engine
 
 
+def onnx_device(device: str) -> str:
+    """`device` for an ONNX file, where ONNX Runtime can run it there (a CUDA build is installed), else the CPU:
+    ONNX-only engines (the second reader) then still run beside PyTorch ones on a GPU."""
+    if device.startswith("cuda") and importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            return device
+    return "cpu"
+
+
 def check_kind(engine: Engine, kind: ModelKind) -> Engine:
     """`engine`, if it is a model of this kind: a recognizer file given as the detector fails here, clearly."""
     if engine.metadata.kind != kind:

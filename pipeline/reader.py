@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engines import Engine, ModelKind, check_kind, create_engine
+from engines import Engine, ModelKind, check_kind, create_engine, onnx_device
 from pipeline.crop import CropMargins, crop_plate
 from pipeline.dedupe import drop_duplicates
 from pipeline.detect import DetectorConfig, detect
@@ -52,21 +52,23 @@ def merge_regions(names: tuple[str, ...], known: dict[str, Region]) -> Region:
 
 class PlateReader:
     def __init__(self, detector: Engine, recognizer: Engine, config: ReaderConfig | None = None,
-                 glyphs: Engine | None = None) -> None:
+                 glyphs: Engine | None = None, second: Engine | None = None) -> None:
         self.config = config or ReaderConfig()
         self.detector = check_kind(detector, ModelKind.DETECTOR)
-        self.recognizer = Recognizer(recognizer, self.config.recognizer, glyphs=glyphs)
+        self.recognizer = Recognizer(recognizer, self.config.recognizer, glyphs=glyphs, second=second)
         self.region = merge_regions(self.config.regions, load_regions(self.config.regions_file))
 
     @classmethod
     def from_files(
         cls, detector: Path, recognizer: Path, config: ReaderConfig | None = None, device: str = "cpu",
-        threads: int = 0, glyphs: Path | None = None,
+        threads: int = 0, glyphs: Path | None = None, second: Path | None = None,
     ) -> PlateReader:
-        """`glyphs`: the glyph check's classifier (pipeline.glyphs); None = no glyph check."""
+        """`glyphs`: the glyph check's classifier (pipeline.glyphs); `second`: the second reader
+        (pipeline.recognize); None = without it."""
         glyph_engine = create_engine(glyphs, device, threads) if glyphs is not None else None
+        second_engine = create_engine(second, onnx_device(device), threads) if second is not None else None
         return cls(create_engine(detector, device, threads), create_engine(recognizer, device, threads), config,
-                   glyph_engine)
+                   glyph_engine, second_engine)
 
     def read(self, frames: list[Frame]) -> list[FrameResult]:
         return self.read_timed(frames)[0]

@@ -1,19 +1,21 @@
 """Recognize stage: batch plate crops through the CTC recognizer and decode characters with alternatives.
 
-Every crop is resized to the engine's fixed input (H x W), so a crop's result never depends on what else is in
-its batch: batched recognition gives the same text as one crop at a time.
+Every crop is resized to the engine's input (pipeline.ctc_model), so a crop's result never depends on what else is
+in its batch: batched recognition gives the same text as one crop at a time. Unsure reads are rescored on other
+views of the crop, on the glyph check, and on a second reader: a recognizer trained elsewhere (PaddleOCR's), whose
+habits differ from ours (ours reads unclear characters by their place on a Brazilian plate).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from engines import Engine, EngineMetadata, ModelKind, check_kind
+from engines import Engine, ModelKind, check_kind
 from pipeline.ctc import ctc_log_likelihood
+from pipeline.ctc_model import PLATE_ALPHABET, CtcModel
 from pipeline.errors import ReaderConfigError
 from pipeline.glyphs import (
     DEFAULT_GLYPH_WEIGHT,
@@ -29,7 +31,7 @@ from pipeline.records import CharGuess, PlateCrop, RawText
 from pipeline.turn import locate_read, turn_crop, turn_text
 from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, TURN, VIEW_NAMES, VIEWS
 
-PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DEFAULT_SECOND_WEIGHT = 0.8  # of the second reader's log-likelihood, beside the views' mean (MODEL_CARD.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ class RecognizerConfig:
     # With the glyph check, every read's characters are classified, and a sure read the classifier reads otherwise
     # is treated as unsure (read in every view, rescored): the recognizer is sometimes sure and wrong (`9IA4ZA`).
     glyph_recheck: bool = True
+    second_weight: float = DEFAULT_SECOND_WEIGHT  # of the second reader, with a second engine given; 0 = off
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.views if name not in VIEW_NAMES]
@@ -56,56 +59,6 @@ class RecognizerConfig:
         if self.views[0] == TURN:
             raise ReaderConfigError(f"'{TURN}' cannot be the first view: it turns the crop where the first read "
                                     "found the characters")
-
-
-WIDTH_STEP = 32  # input widths are rounded up to this: few distinct shapes, so batches stay large
-
-
-def content_width(crop: np.ndarray, height: int, max_width: int) -> int:
-    """Width of the crop scaled to `height`, capped at `max_width`."""
-    h, w = crop.shape[:2]
-    return max(1, min(max_width, math.ceil(height * w / max(h, 1))))
-
-
-def input_width(crop: np.ndarray, height: int, max_width: int) -> int:
-    """The input width a crop is read at: its scaled width rounded up to WIDTH_STEP (a 2:1 US plate needs 128
-    of the 256 columns an EU plate needs)."""
-    width = content_width(crop, height, max_width)
-    return min(max_width, max(WIDTH_STEP, math.ceil(width / WIDTH_STEP) * WIDTH_STEP))
-
-
-def pixels_per_frame(crop: np.ndarray, frames: int, height: int, width: int) -> float:
-    """Crop columns per output frame of a crop read at input `width` (its content scaled to `height`, then padded)."""
-    return (width / frames) * (crop.shape[1] / content_width(crop, height, width))
-
-
-def to_recognizer_input(crop: np.ndarray, height: int, width: int) -> np.ndarray:
-    """RGB crop -> 1 x H x W float32 in [-1, 1]; narrow crops are padded by repeating their last column."""
-    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
-    new_w = content_width(gray, height, width)
-    resized = cv2.resize(gray, (new_w, height), interpolation=cv2.INTER_CUBIC)
-    if new_w < width:
-        resized = np.pad(resized, ((0, 0), (0, width - new_w)), mode="edge")
-    return ((resized.astype(np.float32) / 255.0 - 0.5) / 0.5)[None]
-
-
-def alphabet_matrix(charset: str, alphabet: str = PLATE_ALPHABET) -> np.ndarray:
-    """(1 + len(charset)) x (1 + len(alphabet)) 0/1 matrix folding model classes into plate characters.
-
-    Lower case folds into upper case; classes outside the plate alphabet (dashes, dots, spaces) fold into
-    the blank, which is what they are on a plate: separators.
-    """
-    matrix = np.zeros((len(charset) + 1, len(alphabet) + 1), dtype=np.float32)
-    matrix[0, 0] = 1.0
-    for index, char in enumerate(charset, start=1):
-        column = alphabet.find(char.upper())
-        matrix[index, column + 1 if column >= 0 else 0] = 1.0
-    return matrix
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def ctc_decode(probs: np.ndarray, alphabet: str, config: RecognizerConfig) -> RawText:
@@ -134,18 +87,16 @@ class Recognizer:
     """Turns crops into RawText with one forward pass per `max_batch` crops."""
 
     def __init__(self, engine: Engine, config: RecognizerConfig, alphabet: str = PLATE_ALPHABET,
-                 glyphs: Engine | None = None) -> None:
-        meta: EngineMetadata = check_kind(engine, ModelKind.RECOGNIZER).metadata
+                 glyphs: Engine | None = None, second: Engine | None = None) -> None:
+        self.model = CtcModel(engine, alphabet, config.dynamic_width, config.max_batch)
         self.engine = engine
         # the glyph check's classifier (pipeline.glyphs)
         self.glyphs = check_kind(glyphs, ModelKind.GLYPHS) if glyphs is not None and config.glyph_weight > 0 else None
+        # the second reader: scores the candidates of unsure reads, and adds its own read to them
+        self.second = (CtcModel(second, alphabet, config.dynamic_width, config.max_batch)
+                       if second is not None and config.second_weight > 0 else None)
         self.config = config
         self.alphabet = alphabet
-        self.height, self.width = meta.input_height, meta.input_width
-        # Engines exported with a free width read each batch at the width its widest crop needs: less padding,
-        # less work. Fixed-width engines (and TensorRT plans built for one shape) get the full width.
-        self.dynamic_width = meta.dynamic_size and config.dynamic_width
-        self.fold = alphabet_matrix(meta.charset, alphabet)
 
     def read(self, crops: list[PlateCrop]) -> list[RawText]:
         """Each crop read in the first view; an unsure one also in the others, and then every string any view
@@ -154,7 +105,7 @@ class Recognizer:
         first, *others = self.config.views
         probs = self.probabilities([VIEWS[first](c.image) for c in crops])
         texts = [ctc_decode(p, self.alphabet, self.config) for p in probs]
-        if others or self.glyphs is not None:  # one view and the glyph check: the pool is scored on that view
+        if others or self.glyphs is not None or self.second is not None:  # one view: the pool is scored on it
             self.read_views(crops, probs, texts)
         self.read_lines(crops, texts)
         return texts
@@ -176,14 +127,22 @@ class Recognizer:
                 continue
             for k, p in enumerate(self.probabilities([VIEWS[name](crops[i].image) for i in unsure])):
                 views[k].append((p, 0))
+        second = self.second_opinions(crops, unsure)
         for k, i in enumerate(unsure):
             reads = [texts[i], *(self.decode_turned(p, moved) for p, moved in views[k][1:])]
-            texts[i] = RawText(texts[i].chars, self.rescore(views[k], reads))
+            texts[i] = RawText(texts[i].chars, self.rescore(views[k], reads, second[k]))
             if i in evidence and texts[i].scored:
                 found = evidence[i]
                 rescored = with_glyphs(texts[i].scored, found.log_probs, found.first_read, found.charset,
                                        self.config.glyph_weight)
                 texts[i] = RawText(texts[i].chars, rescored)
+
+    def second_opinions(self, crops: list[PlateCrop], indices: list[int]) -> list[np.ndarray | None]:
+        """The second reader's probabilities of these crops in the first view (None each without one)."""
+        if self.second is None:
+            return [None] * len(indices)
+        first = VIEWS[self.config.views[0]]
+        return list(self.second.probabilities([first(crops[i].image) for i in indices]))
 
     def glyph_evidence(self, glyphs: Engine, crops: list[PlateCrop], probs: list[np.ndarray],
                        indices: list[int]) -> dict[int, GlyphEvidence]:
@@ -222,8 +181,7 @@ class Recognizer:
 
     def pixels_per_frame(self, image: np.ndarray, frames: int) -> float:
         """Crop columns per output frame of `image` as this recognizer reads it."""
-        width = input_width(image, self.height, self.width) if self.dynamic_width else self.width
-        return pixels_per_frame(image, frames, self.height, width)
+        return self.model.pixels_per_frame(image, frames)
 
     def decode_turned(self, probs: np.ndarray, moved: int) -> RawText:
         """A view's read in plate order: the characters it moved to the back put in front again."""
@@ -249,26 +207,20 @@ class Recognizer:
                 texts[i] = RawText(top.chars + bottom.chars)
 
     def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """(T, 1 + len(alphabet)) per image. Images of the same input width go through together, so an image
-        reads the same in any batch."""
-        by_width: dict[int, list[int]] = {}
-        for i, image in enumerate(images):
-            width = input_width(image, self.height, self.width) if self.dynamic_width else self.width
-            by_width.setdefault(width, []).append(i)
-        out: dict[int, np.ndarray] = {}
-        for width, indices in by_width.items():
-            for start in range(0, len(indices), self.config.max_batch):
-                chunk = indices[start : start + self.config.max_batch]
-                batch = np.stack([to_recognizer_input(images[i], self.height, width) for i in chunk])
-                out.update(zip(chunk, softmax(self.engine.infer(batch)) @ self.fold, strict=True))
-        return [out[i] for i in range(len(images))]
+        return self.model.probabilities(images)
 
-    def rescore(self, views: list[tuple[np.ndarray, int]], reads: list[RawText]) -> tuple[tuple[str, float], ...]:
+    def rescore(self, views: list[tuple[np.ndarray, int]], reads: list[RawText],
+                second: np.ndarray | None = None) -> tuple[tuple[str, float], ...]:
         """The strings each view read (`reads`, in plate order), scored on every view: on a turned one (a view
-        that moved characters to the back), as that view shows them."""
+        that moved characters to the back), as that view shows them. With the second reader's probabilities
+        (`second`), its read joins the pool and its weighted log-likelihood is added to every string's score."""
+        if second is not None:
+            reads = [*reads, ctc_decode(second, self.alphabet, self.config)]
         pool = sorted({text for raw in reads for text, _ in expand_alternatives(raw, self.config.view_pool)})
         if not pool:
             return ()
         scores = np.mean([ctc_log_likelihood(probs, [turn_text(t, moved) for t in pool], self.alphabet)
                           for probs, moved in views], axis=0)
+        if second is not None:
+            scores = scores + self.config.second_weight * ctc_log_likelihood(second, pool, self.alphabet)
         return tuple(sorted(zip(pool, scores.tolist(), strict=True), key=lambda pair: -pair[1]))

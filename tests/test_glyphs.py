@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from engines import Engine, EngineFileError, ModelKind, create_engine
+from pipeline.ctc_model import PLATE_ALPHABET
 from pipeline.glyphs import (
     GLYPH_HEIGHT,
     GLYPH_WIDTH,
@@ -22,7 +23,7 @@ from pipeline.glyphs import (
     with_glyphs,
 )
 from pipeline.reader import PlateReader
-from pipeline.recognize import PLATE_ALPHABET, Recognizer, RecognizerConfig
+from pipeline.recognize import Recognizer, RecognizerConfig
 from pipeline.turn import CharacterSpans
 from platestream.cli import main
 from platestream.models import SHIPPED_MODELS

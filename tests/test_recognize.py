@@ -9,17 +9,10 @@ import pytest
 
 from engines import Engine
 from pipeline.crop import whole_image_crop
+from pipeline.ctc_model import PLATE_ALPHABET, alphabet_matrix, input_width, to_recognizer_input
 from pipeline.decode import DEFAULT_MAX_PIXELS
 from pipeline.reader import PlateReader
-from pipeline.recognize import (
-    PLATE_ALPHABET,
-    Recognizer,
-    RecognizerConfig,
-    alphabet_matrix,
-    ctc_decode,
-    input_width,
-    to_recognizer_input,
-)
+from pipeline.recognize import Recognizer, RecognizerConfig, ctc_decode
 from pipeline.records import PlateCrop
 from tests.conftest import load_frame, ocr_rows
 from training.datasets import read_endtoend

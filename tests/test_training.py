@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engines import ModelKind, create_engine
-from pipeline.recognize import to_recognizer_input
+from pipeline.ctc_model import to_recognizer_input
 from tests.conftest import load_frame, ocr_rows
 from training.config import load_config, new_run_dir, parse_override
 from training.datasets import (
@@ -233,7 +233,7 @@ def test_detector_matching_claims_each_plate_once_per_threshold() -> None:
 def test_training_batches_crops_at_the_width_inference_reads_them(ocr_dir: Path) -> None:
     """A 2:1 US crop is read 128 columns wide at inference; training batches show it the same way, except the
     `full_width` share, which is padded to 256 as fixed-width engines read it."""
-    from pipeline.recognize import input_width
+    from pipeline.ctc_model import input_width
     from training.ocr import Collate, WidthBatches
 
     crops = [load_frame(ocr_dir / r["file"]).image for r in ocr_rows("us", 5) + ocr_rows("br", 7)]

@@ -21,9 +21,9 @@ import torch
 from tqdm import tqdm
 
 from engines.networks import GlyphNet, RecognizerNet
+from pipeline.ctc_model import PLATE_ALPHABET
 from pipeline.decode import decode_image
 from pipeline.glyphs import character_centres, cut_glyph, cut_glyphs, to_glyph_input
-from pipeline.recognize import PLATE_ALPHABET
 from pipeline.turn import CharacterSpans
 from training.augment import camera_smear
 from training.config import save_config

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from engines.networks import ENGLISH_G2_CHARSET, RecognizerNet, english_g2_weights, strip_data_parallel
+from pipeline.ctc_model import input_width, to_recognizer_input
 from pipeline.decode import decode_image
-from pipeline.recognize import input_width, to_recognizer_input
 from pipeline.turn import CharacterSpans, emission_centres
 from training.augment import augment_plate
 from training.config import load_config, save_config

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from engines.networks import RecognizerNet
-from pipeline.recognize import input_width, pixels_per_frame, to_recognizer_input
+from pipeline.ctc_model import input_width, pixels_per_frame, to_recognizer_input
 from pipeline.turn import CharacterSpans, locate_read, rotate_characters, turn_text
 from training.datasets import OcrSample
 

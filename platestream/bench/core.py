@@ -183,7 +183,8 @@ def bench_variant(variant: Variant, options: CoreOptions, settings: CoreSettings
         # Engines fix their thread count when loaded (ORT session options, torch.set_num_threads): reload.
         with contextlib.redirect_stdout(sys.stderr):  # ultralytics prints a model summary: keep stdout the table
             reader = PlateReader.from_files(variant.detector, variant.recognizer, settings.reader_config(),
-                                            settings.device, threads, settings.glyph_engine())
+                                            settings.device, threads, settings.glyph_engine(),
+                                            settings.second_reader_engine())
         for streams in options.streams:
             for batch in options.batches:
                 timing = measure(reader, images, batch, options.warmup, settings.max_pixels, streams)
@@ -228,6 +229,7 @@ def run_core(options: CoreOptions, settings: CoreSettings) -> dict[str, Any]:
         "read_views": {"views": list(settings.read_views), "up_to": settings.read_views_up_to},
         "glyph_check": {"engine": str(settings.glyph_engine() or ""), "weight": settings.glyph_weight,
                         "recheck": settings.glyph_recheck},
+        "second_reader": {"engine": str(settings.second_reader_engine() or ""), "weight": settings.second_weight},
         "machine": machine_info(),
         "options": {"engines": list(options.engines), "batch": list(options.batches), "threads": list(threads),
                     "streams": list(options.streams)},

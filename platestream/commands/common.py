@@ -86,6 +86,10 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
                        help="weight of the glyph check when unsure reads are rescored (0 = off)")
     group.add_argument("--no-glyph-recheck", dest="glyph_recheck", action="store_const", const=False,
                        help="glyph check for unsure reads only (not for sure reads the classifier reads otherwise)")
+    group.add_argument("--second-reader", dest="second_reader", type=Path,
+                       help="second reader: a PaddleOCR recognizer .onnx beside its inference.yml")
+    group.add_argument("--second-weight", dest="second_weight", type=float,
+                       help="weight of the second reader when unsure reads are rescored (0 = off)")
     group.add_argument("--device", help="cpu, cuda or cuda:N")
     group.add_argument("--region", dest="regions", help="comma-separated plate regions, e.g. br or us,generic")
     group.add_argument("--imgsz", dest="detector_imgsz", type=int, help="detector input size (multiple of 32)")
@@ -112,7 +116,7 @@ def build_reader(settings: CoreSettings, keep_crops: bool = False, threads: int 
     settings.check_regions()  # before the engines load (seconds): a bad regions file fails at once
     return PlateReader.from_files(
         settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device,
-        settings.threads if threads is None else threads, settings.glyph_engine(),
+        settings.threads if threads is None else threads, settings.glyph_engine(), settings.second_reader_engine(),
     )
 
 

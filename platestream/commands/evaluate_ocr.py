@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engines import create_engine
+from engines import create_engine, onnx_device
 from pipeline.formats import load_regions
 from pipeline.reader import merge_regions
 from pipeline.recognize import Recognizer
@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     region = merge_regions(tuple(settings.regions.split(",")), load_regions(settings.regions_file))
     glyphs = settings.glyph_engine()
     glyph_engine = None if glyphs is None else create_engine(glyphs, settings.device, settings.threads)
-    recognizer = Recognizer(engine, settings.reader_config().recognizer, glyphs=glyph_engine)
+    second = settings.second_reader_engine()
+    second_engine = None if second is None else create_engine(second, onnx_device(settings.device), settings.threads)
+    recognizer = Recognizer(engine, settings.reader_config().recognizer, glyphs=glyph_engine, second=second_engine)
     with tqdm(total=len(samples), unit="crop", desc="eval-ocr") as bar:
         report, outcomes = evaluate_crops(recognizer, samples, region, on_batch=bar.update)
     print_report(report)
