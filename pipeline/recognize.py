@@ -136,6 +136,9 @@ class Recognizer:
                 rescored = with_glyphs(texts[i].scored, found.log_probs, found.first_read, found.charset,
                                        self.config.glyph_weight)
                 texts[i] = RawText(texts[i].chars, rescored)
+            if self.second is not None:  # a weighted mean of the two readers: confidences stay on our scale
+                share = 1.0 + self.config.second_weight
+                texts[i] = RawText(texts[i].chars, tuple((text, score / share) for text, score in texts[i].scored))
 
     def second_opinions(self, crops: list[PlateCrop], indices: list[int]) -> list[np.ndarray | None]:
         """The second reader's probabilities of these crops in the first view (None each without one)."""
@@ -213,7 +216,8 @@ class Recognizer:
                 second: np.ndarray | None = None) -> tuple[tuple[str, float], ...]:
         """The strings each view read (`reads`, in plate order), scored on every view: on a turned one (a view
         that moved characters to the back), as that view shows them. With the second reader's probabilities
-        (`second`), its read joins the pool and its weighted log-likelihood is added to every string's score."""
+        (`second`), its read joins the pool and its weighted log-likelihood is added to every string's score
+        (`read_views` divides by the weights' sum once the glyph check has had its say)."""
         if second is not None:
             reads = [*reads, ctc_decode(second, self.alphabet, self.config)]
         pool = sorted({text for raw in reads for text, _ in expand_alternatives(raw, self.config.view_pool)})
