@@ -152,12 +152,17 @@ class Recognizer:
                 share = 1.0 + self.config.second_weight
                 texts[i] = RawText(texts[i].chars, tuple((text, score / share) for text, score in texts[i].scored))
 
-    def second_opinions(self, crops: list[PlateCrop], indices: list[int]) -> list[np.ndarray | None]:
-        """The second reader's probabilities of these crops in the first view (None each without one)."""
+    def second_opinions(self, crops: list[PlateCrop], indices: list[int]) -> list[tuple[np.ndarray, ...]]:
+        """The second reader's probabilities of these crops in the first view and, for a crop cut from a detector's
+        box, in the tighter cut it is given too (PlateCrop.tight); none each without a second reader."""
         if self.second is None:
-            return [None] * len(indices)
+            return [() for _ in indices]
         first = VIEWS[self.config.views[0]]
-        return list(self.second.probabilities([first(crops[i].image) for i in indices]))
+        tight = {i: image for i in indices if (image := crops[i].tight) is not None}
+        read = iter(self.second.probabilities([first(crops[i].image) for i in indices]))
+        read_tight = dict(zip(tight, self.second.probabilities([first(image) for image in tight.values()]),
+                              strict=True))
+        return [(next(read), read_tight[i]) if i in read_tight else (next(read),) for i in indices]
 
     def glyph_evidence(self, glyphs: Engine, crops: list[PlateCrop], probs: list[np.ndarray],
                        indices: list[int]) -> dict[int, GlyphEvidence]:
@@ -225,18 +230,19 @@ class Recognizer:
         return self.model.probabilities(images)
 
     def rescore(self, views: list[tuple[np.ndarray, int]], reads: list[RawText],
-                second: np.ndarray | None = None) -> tuple[tuple[str, float], ...]:
+                second: tuple[np.ndarray, ...] = ()) -> tuple[tuple[str, float], ...]:
         """The strings each view read (`reads`, in plate order), scored on every view: on a turned one (a view
         that moved characters to the back), as that view shows them. With the second reader's probabilities
-        (`second`), its read joins the pool and its weighted log-likelihood is added to every string's score
-        (`read_views` divides by the weights' sum once the glyph check has had its say)."""
-        if second is not None:
-            reads = [*reads, ctc_decode(second, self.alphabet, self.config)]
+        (`second`, one per cut it read), its reads join the pool and its weighted log-likelihood, the mean over its
+        cuts, is added to every string's score (`read_views` divides by the weights' sum once the glyph check has
+        had its say)."""
+        reads = [*reads, *(ctc_decode(probs, self.alphabet, self.config) for probs in second)]
         pool = sorted({text for raw in reads for text, _ in expand_alternatives(raw, self.config.view_pool)})
         if not pool:
             return ()
         scores = np.mean([ctc_log_likelihood(probs, [turn_text(t, moved) for t in pool], self.alphabet)
                           for probs, moved in views], axis=0)
-        if second is not None:
-            scores = scores + self.config.second_weight * ctc_log_likelihood(second, pool, self.alphabet)
+        if second:
+            scores = scores + self.config.second_weight * np.mean(
+                [ctc_log_likelihood(probs, pool, self.alphabet) for probs in second], axis=0)
         return tuple(sorted(zip(pool, scores.tolist(), strict=True), key=lambda pair: -pair[1]))

@@ -76,6 +76,9 @@ class PlateCrop:
     # The box at the detector's own height, where the margins trim it: a two-line plate's lines are looked for
     # here, as the trim that fits one-line plates cuts into their top and bottom lines. None: use `image`.
     full_height: np.ndarray | None = None
+    # The box trimmed more (CropMargins.second_y), which the second reader also reads; None: a crop cut at the
+    # plate's edge already (a labelled crop), or no tighter margin set.
+    tight: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)

