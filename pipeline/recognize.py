@@ -46,6 +46,9 @@ class RecognizerConfig:
     # Views after the first only for crops whose first read has at most this confidence (0..100; 100 = all):
     # a sure read gains nothing from a second look, and most reads are sure.
     views_up_to: float = DEFAULT_VIEWS_UP_TO
+    # A read of fewer characters is unsure however confident: no plate is that short, and the format rules would
+    # drop it (Vermont's `00000`, read `0` at 99.7, reads right once the other views and the second reader look).
+    min_sure_length: int = 2
     two_lines: TwoLineConfig = field(default_factory=TwoLineConfig)  # two-line plates read by line (pipeline.lines)
     glyph_weight: float = DEFAULT_GLYPH_WEIGHT  # of the glyph check (pipeline.glyphs), with a glyph engine given
     # With the glyph check, every read's characters are classified, and a sure read the classifier reads otherwise
@@ -125,7 +128,8 @@ class Recognizer:
     def read_views(self, crops: list[PlateCrop], probs: list[np.ndarray], texts: list[RawText]) -> None:
         """Unsure reads (in `texts`, replaced in place) read again in the other views, and rescored. With the glyph
         check, a sure read whose characters the glyph classifier reads otherwise counts as unsure too."""
-        unsure = [i for i, t in enumerate(texts) if best_confidence(t) <= self.config.views_up_to]
+        unsure = [i for i, t in enumerate(texts)
+                  if best_confidence(t) <= self.config.views_up_to or len(t.chars) < self.config.min_sure_length]
         evidence: dict[int, GlyphEvidence] = {}
         if self.glyphs is not None:
             checked = range(len(crops)) if self.config.glyph_recheck else unsure

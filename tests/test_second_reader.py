@@ -16,6 +16,8 @@ from engines.paddle import DESCRIPTION
 from pipeline.crop import DEFAULT_MARGIN_Y, CropMargins, whole_image_crop
 from pipeline.ctc_model import PLATE_ALPHABET, CtcModel, alphabet_matrix, to_recognizer_input
 from pipeline.decode import decode_image
+from pipeline.formats import load_regions
+from pipeline.postprocess import PostprocessConfig, candidates_for
 from pipeline.recognize import Recognizer, RecognizerConfig
 from platestream.commands.common import build_reader
 from platestream.models import SHIPPED_MODELS, default_second_reader
@@ -103,10 +105,22 @@ def test_second_reader_fixes_a_read_our_recognizer_gets_wrong(recognizer: Engine
     assert with_it[0].scored[0][0] == sample.text == "TZY6473"
 
 
+def test_a_read_too_short_for_a_plate_is_unsure(recognizer: Engine, glyphs: Engine, second: Engine,
+                                                ocr_dir: Path) -> None:
+    """Vermont `00000`: our recognizer reads a single `0` at 99.7, which no plate is and the format rules drop; as
+    an unsure read it is rescored, and the second reader's `00000` wins."""
+    sample = next(s for s in held_out(ocr_dir) if s.path.name == "vt268.jpg")
+    crop = [whole_image_crop(decode_image(sample.path.read_bytes()).image)]
+    sure = Recognizer(recognizer, RecognizerConfig(min_sure_length=0), glyphs=glyphs, second=second).read(crop)[0]
+    assert [c.best[0] for c in sure.chars] == ["0"] and not sure.scored  # sure, so never rescored
+    read = Recognizer(recognizer, RecognizerConfig(), glyphs=glyphs, second=second).read(crop)[0]
+    best = candidates_for(read, load_regions()["generic"], PostprocessConfig())[0]  # as the product ranks reads
+    assert best.plate == sample.text == "00000"
+
+
 def test_second_reader_reads_held_out_crops_at_least_as_well(recognizer: Engine, glyphs: Engine, second: Engine,
                                                              ocr_dir: Path) -> None:
     """Over a third of the held-out split it must not read fewer plates right (all of it: MODEL_CARD.md)."""
-    from pipeline.formats import load_regions
     from training.evaluate_ocr import evaluate_crops
 
     samples = held_out(ocr_dir)[::3]
