@@ -53,9 +53,20 @@ class Region:
     templates: tuple[Template, ...] = ()
     min_length: int = 2
     max_length: int = 10
+    # Characters this region's plates draw as one glyph, and the one a read reports: (letter, reported as) pairs.
+    # In the US, most states either never issue the letter O or treat O and 0 as one character, and a read can
+    # only tell them apart by where they stand, which varies by state; so `us` reports 0.
+    same_as: tuple[tuple[str, str], ...] = ()
+
+    def fold(self, text: str) -> str:
+        """`text` with each look-alike the region reports as another replaced by it."""
+        for char, reported in self.same_as:
+            text = text.replace(char, reported)
+        return text
 
     def best_fit(self, text: str) -> tuple[str, bool]:
-        """The text corrected to its closest template and whether any template fits."""
+        """The text, folded (`same_as`), corrected to its closest template, and whether any template fits."""
+        text = self.fold(text)
         fits = [fit for t in self.templates if (fit := t.fit(text)) is not None]
         if not fits:
             return text, False
@@ -63,6 +74,20 @@ class Region:
 
     def length_ok(self, text: str) -> bool:
         return self.min_length <= len(text) <= self.max_length
+
+
+def parse_same_as(name: str, spec: object) -> tuple[tuple[str, str], ...]:
+    """`same_as: {O: "0"}` -> (("O", "0"),); each side one plate character (A-Z, 0-9)."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, dict):
+        raise FormatConfigError(f"region {name!r}: same_as must map a character to the one reported, e.g. {{O: '0'}}")
+    pairs = tuple((str(k).upper(), str(v).upper()) for k, v in spec.items())
+    for pair in pairs:
+        if not all(len(c) == 1 and c.isascii() and c.isalnum() for c in pair) or pair[0] == pair[1]:
+            raise FormatConfigError(f"region {name!r}: same_as {pair[0]!r}: {pair[1]!r} must map one plate "
+                                    "character (A-Z, 0-9) to another")
+    return pairs
 
 
 def parse_regions(data: object) -> dict[str, Region]:
@@ -78,6 +103,7 @@ def parse_regions(data: object) -> dict[str, Region]:
                 templates=tuple(Template(str(p).upper()) for p in spec.get("templates") or []),
                 min_length=int(spec.get("min_length", 2)),
                 max_length=int(spec.get("max_length", 10)),
+                same_as=parse_same_as(str(name), spec.get("same_as")),
             )
         except (TypeError, ValueError) as exc:
             raise FormatConfigError(f"region {name!r}: {exc}") from exc

@@ -47,6 +47,8 @@ def merge_regions(names: tuple[str, ...], known: dict[str, Region]) -> Region:
         templates=tuple(t for r in chosen for t in r.templates),
         min_length=min(r.min_length for r in chosen),
         max_length=max(r.max_length for r in chosen),
+        # a look-alike is folded only where every chosen region reports it so: `us,br` keeps Brazil's letter O
+        same_as=tuple(pair for pair in chosen[0].same_as if all(pair in r.same_as for r in chosen[1:])),
     )
 
 

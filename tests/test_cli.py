@@ -289,3 +289,25 @@ def test_bad_regions_file_or_policy_is_a_usage_error(tmp_path: Path, endtoend_di
     assert done.returncode == 2 and "cannot read regions file" in done.stderr  # a service stops at start-up
     done = platestream("recognize", image, env={"PLATESTREAM_TEMPLATE_POLICY": "sometimes"})
     assert done.returncode == 2 and "template_policy" in done.stderr
+
+
+def test_eval_ocr_scores_one_country_read_with_its_region(tmp_path: Path, ocr_dir: Path) -> None:
+    """`--only us --region us`: a US operator's reader on the US crops. Michigan's DONOR vanity plate is labelled
+    D0N0R (one glyph for O and 0 there); generic reading reports the letters, the `us` region the zeros."""
+    rows = [("us/mi172.jpg", "D0N0R", "us-mi"), ("br/" + next((ocr_dir / "br").iterdir()).name, "XXX0000", "br")]
+    for file, _, _ in rows:
+        (tmp_path / file).parent.mkdir(exist_ok=True)
+        (tmp_path / file).write_bytes((ocr_dir / file).read_bytes())
+    (tmp_path / "labels.csv").write_text("file,text,region\n" + "".join(f"{f},{t},{r}\n" for f, t, r in rows))
+    reads = {}
+    for region in ("generic", "us"):
+        details = tmp_path / f"{region}.csv"
+        done = platestream("eval-ocr", tmp_path, "--split", "all", "--only", "us", "--region", region,
+                           "--details", details)
+        assert done.returncode == 0, done.stderr
+        found = list(csv.DictReader(details.open()))
+        assert [r["file"] for r in found] == ["mi172.jpg"]  # the Brazilian crop is not scored
+        reads[region] = found[0]["predicted"]
+    assert reads == {"generic": "DONOR", "us": "D0N0R"}
+    done = platestream("eval-ocr", tmp_path, "--split", "all", "--only", "cn")
+    assert done.returncode == 2 and "no crops labelled 'cn'" in done.stderr

@@ -122,8 +122,8 @@ def test_best_candidate_decides_under_a_region() -> None:
     # "AB1ZCDE" fits the UK layout once Z -> 2; "XYZXYZX" fits neither the UK nor the Californian one
     fits = candidates_for(plain("AB1ZCDE"), load_regions()["gb"], PostprocessConfig())
     assert template_verdict(fits[0], load_regions()["gb"], "drop") == (True, True)
-    us = candidates_for(plain("ABC123"), load_regions()["us"], PostprocessConfig())
-    assert template_verdict(us[0], load_regions()["us"], "drop") == (True, True)
+    tx = candidates_for(plain("ABC123"), load_regions()["us-tx"], PostprocessConfig())
+    assert template_verdict(tx[0], load_regions()["us-tx"], "drop") == (True, True)
     merged = merge_regions(("gb", "us-ca"), load_regions())
     ca = candidates_for(plain("7ABC123"), merged, PostprocessConfig())
     assert template_verdict(ca[0], merged, "drop") == (True, True)
@@ -160,3 +160,40 @@ def test_bad_regions_file_stops_settings_check(tmp_path: Path) -> None:
 ])
 def test_european_and_indian_regions_correct_by_position(region: str, read: str, expected: str) -> None:
     assert load_regions()[region].best_fit(read) == (expected, True)
+
+
+def test_us_reports_the_letter_o_as_zero_and_forces_no_layout() -> None:
+    """Most US states issue no letter O or treat it as 0, and their layouts are too many for templates: the old
+    loose `us` templates turned Nevada-style `2DA044` into `ZDA044` (LLLNNN)."""
+    us = load_regions()["us"]
+    assert us.best_fit("DONOR") == ("D0N0R", False)
+    assert us.best_fit("2DA044") == ("2DA044", False)
+    assert template_verdict(candidates_for(plain("2DA044"), us, PostprocessConfig())[0], us, "drop") == (True, None)
+    # two reads that differ only by O and 0 are one candidate, at the better confidence
+    read = raw((("C", 0.99),), (("O", 0.6), ("0", 0.4)), (("A", 0.99),))
+    found = candidates_for(read, us, PostprocessConfig())
+    assert [c.plate for c in found] == ["C0A"] and found[0].confidence == candidates_for(
+        read, load_regions()["generic"], PostprocessConfig())[0].confidence
+    assert load_regions()["generic"].best_fit("DONOR") == ("DONOR", False)
+
+
+def test_a_look_alike_is_folded_only_where_every_chosen_region_folds_it() -> None:
+    regions = load_regions()
+    assert merge_regions(("us",), regions).best_fit("NOX218") == ("N0X218", False)
+    assert merge_regions(("us", "generic"), regions).best_fit("NOX218") == ("NOX218", False)
+    assert merge_regions(("us", "br"), regions).best_fit("NOX2183") == ("NOX2183", True)  # Brazil has the letter O
+    assert merge_regions(("us-ca", "us"), regions).best_fit("DONOR") == ("D0N0R", False)  # a vanity plate
+    assert regions["us-ca"].best_fit("7OBC1O3") == ("7OBC103", True)  # a template's letter place keeps its O
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("[O, 0]", "same_as must map"),
+    ("{O: OO}", "must map one plate character"),
+    ("{O: O}", "must map one plate character"),
+    ("{'-': '0'}", "must map one plate character"),
+])
+def test_bad_same_as_is_refused(tmp_path: Path, spec: str, message: str) -> None:
+    bad = tmp_path / "regions.yaml"
+    bad.write_text(f"regions:\n  xx: {{same_as: {spec}}}\n")
+    with pytest.raises(FormatConfigError, match=message):
+        load_regions(bad)

@@ -23,7 +23,8 @@ from platestream.commands.common import (
 )
 from training.compare import compare_to_baseline, read_baseline
 from training.datasets import apply_corrections, read_corrections, read_ocr_set, split_of
-from training.evaluate_ocr import OcrReport, RegionScore, evaluate_crops
+from training.errors import DatasetError
+from training.evaluate_ocr import OcrReport, RegionScore, evaluate_crops, region_group
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("--json", dest="json_out", type=output_file, metavar="OUT")
     parser.add_argument("--corrections", type=Path, metavar="CSV",
                         help="label corrections (file,label,text), e.g. training/corrections/plates-ocr.csv")
+    parser.add_argument("--only", metavar="COUNTRY",
+                        help="score only the crops labelled with this country (us matches us-ca), e.g. to read "
+                             "them with that country's --region")
     add_comparison_options(parser, "crop")
     add_reader_options(parser)
     parser.set_defaults(handler=run)
@@ -57,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         samples = corrected(samples, apply_corrections(args.folder, samples, fixes), args.corrections)
     if args.split != "all":
         samples = [s for s in samples if split_of(s.path.name, args.val_fraction) == args.split]
+    if args.only:
+        samples = [s for s in samples if region_group(s.region) == args.only]
+        if not samples:
+            raise DatasetError(f"no crops labelled {args.only!r} in {args.folder / 'labels.csv'} ({args.split} split)")
     region = merge_regions(tuple(settings.regions.split(",")), load_regions(settings.regions_file))
     recognizer = build_recognizer(settings)
     with tqdm(total=len(samples), unit="crop", desc="eval-ocr") as bar:
