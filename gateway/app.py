@@ -49,7 +49,7 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
     await feed_impl.start()
     alerts.install(settings, feed_impl)  # MQTT and webhook channels of the alerts raised with this feed
     return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine), queue=queue,
-                    feed=feed_impl, metrics=metrics, redis=redis)
+                    feed=feed_impl, metrics=metrics, region=settings.check_regions(), redis=redis)
 
 
 async def close_services(services: Services) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.feed import Feed
 from gateway.metrics import Metrics
+from pipeline.formats import Region
 from pipeline.reader import PlateReader
 from platestream.settings import ServiceSettings
 from workers.queue import FrameQueue
@@ -27,6 +28,7 @@ class Services:
     queue: FrameQueue
     feed: Feed
     metrics: Metrics
+    region: Region  # the plate regions reads are made under (PLATESTREAM_REGIONS): searches fold as reads do
     redis: Any = None
     reader: PlateReader | None = None
     cameras: CameraManager | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self, TypeVar
@@ -65,6 +65,12 @@ class ReadFilters(BaseModel):
         if not normalized:
             raise ValueError("must contain at least one letter or digit")
         return normalized
+
+    def folded(self, fold: Callable[[str], str]) -> ReadFilters:
+        """These filters with their plate-like values folded as the reading region folds reads
+        (pipeline.formats.Region.fold): a `us` service finds its `D0N0R` reads when asked for `DONOR`."""
+        return self.model_copy(update={name: fold(value) for name in ("plate", "prefix", "fuzzy")
+                                       if (value := getattr(self, name)) is not None})
 
     @field_validator("since", "until")
     @classmethod

@@ -6,7 +6,7 @@ repository function here, these flush but never commit: the caller owns the tran
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -147,24 +147,33 @@ def _fields(spec: EntrySpec) -> dict[str, object]:
 # --- matching -----------------------------------------------------------------------------------------------
 
 
-def entry_distance(plate: str, entry: WatchlistEntry) -> int | None:
-    """Edits between the plate and the entry when it matches, else None."""
+def unchanged(plate: str) -> str:
+    return plate
+
+
+def entry_distance(plate: str, entry: WatchlistEntry, fold: Callable[[str], str] = unchanged) -> int | None:
+    """Edits between the plate and the entry when it matches, else None. `fold` is the reading region's
+    look-alike rule (pipeline.formats.Region.fold), applied to the entry as the plate had it applied: an entry
+    typed `DONOR` matches the `D0N0R` a camera set to the `us` region reports."""
+    wanted = fold(entry.plate)
     if entry.match == "exact":
-        return 0 if plate == entry.plate else None
+        return 0 if plate == wanted else None
     # score_cutoff stops the computation early and returns cutoff + 1 for anything farther away.
-    distance = Levenshtein.distance(plate, entry.plate, score_cutoff=entry.max_distance)
+    distance = Levenshtein.distance(plate, wanted, score_cutoff=entry.max_distance)
     return distance if distance <= entry.max_distance else None
 
 
-async def alerts_for_event(session: AsyncSession, event: Event) -> list[Alert]:
-    """Store one alert per watchlist with a matching entry (its closest one) and return them.
+async def alerts_for_event(session: AsyncSession, event: Event,
+                           fold: Callable[[str], str] = unchanged) -> list[Alert]:
+    """Store one alert per watchlist with a matching entry (its closest one) and return them; `fold` as for
+    `entry_distance`.
 
     Every entry is compared in Python: fuzzy matching cannot use an index, and watchlists are small
     (hundreds of plates), so one SELECT per event is cheaper than anything cleverer.
     """
     best: dict[int, tuple[int, WatchlistEntry]] = {}
     for entry in await list_entries(session):
-        distance = entry_distance(event.plate, entry)
+        distance = entry_distance(event.plate, entry, fold)
         if distance is not None and (entry.watchlist_id not in best or distance < best[entry.watchlist_id][0]):
             best[entry.watchlist_id] = (distance, entry)
     alerts = [Alert(event_id=event.id, watchlist_id=watchlist_id, entry_id=entry.id, plate=event.plate,

@@ -188,6 +188,27 @@ def test_events_api(tmp_path: Path) -> None:
             assert client.get(f"/v1/events?{query}", headers=AUTH).status_code == 422, query
 
 
+def test_a_us_service_finds_its_reads_and_passes_asked_for_with_the_letter_o(tmp_path: Path) -> None:
+    """PLATESTREAM_REGIONS=us reports the letter O as 0, so its searches fold the plate asked for the same way;
+    a generic service searches as typed."""
+    for regions, found in (("us", True), ("generic", False)):
+        with TestClient(create_app(settings_for(tmp_path / regions, regions=regions))) as client:
+            services = client.app.state.services  # type: ignore[attr-defined]
+
+            async def seed() -> None:
+                async with services.sessions() as s:
+                    await add_reads(s, [record("D0N0R1")])
+                    await add_event(s, event("D0N0R1"))
+                    await s.commit()
+
+            assert client.portal is not None
+            client.portal.call(seed)
+            for path in ("/v1/reads", "/v1/events"):
+                for query in ({"plate": "donor1"}, {"prefix": "DON"}, {"fuzzy": "DONOR7"}):
+                    items = client.get(path, headers=AUTH, params=query).json()["items"]
+                    assert [i["plate"] for i in items] == (["D0N0R1"] if found else []), (regions, path, query)
+
+
 # --- acceptance: a video source, each car shown for several frames --------------------------------------------
 
 

@@ -52,6 +52,14 @@ def test_entry_distance_exact_and_fuzzy() -> None:
     assert entry_distance("A8C128", WatchlistEntry(plate="ABC123", match="fuzzy", max_distance=2)) == 2
 
 
+def test_entries_are_folded_as_the_reading_region_folds_plates() -> None:
+    """A `us` camera reports the letter O as 0 (regions.yaml same_as): an entry typed with the letter still matches."""
+    us = load_regions()["us"]
+    assert entry_distance("D0N0R", WatchlistEntry(plate="DONOR", match="exact", max_distance=0), us.fold) == 0
+    assert entry_distance("D0N0R", WatchlistEntry(plate="DONOR", match="exact", max_distance=0)) is None
+    assert entry_distance("D0N0P", WatchlistEntry(plate="DONOR", match="fuzzy", max_distance=1), us.fold) == 1
+
+
 async def test_alerts_for_event_one_per_watchlist_closest_entry(session: AsyncSession) -> None:
     stolen = await create_watchlist(session, "stolen", [EntrySpec("abc-123", "red car"),
                                                         EntrySpec("ABC12", "near", "fuzzy", 2)])
@@ -307,3 +315,22 @@ def test_rq_alert_reaches_webhooks_and_mqtt_once(tmp_path: Path, receivers: tupl
             assert worker.alive(), worker.output()
         finally:
             worker.stop()
+
+
+def test_a_us_camera_pass_alerts_on_an_entry_typed_with_the_letter_o(client: TestClient) -> None:
+    """The worker's way (store_events) with the `us` region: its pass reads D0N0R, the entry says DONOR."""
+    plate = "D0N0R" + uuid.uuid4().hex[:3].upper()
+    entry = plate.replace("0", "O")
+    created = client.post("/v1/watchlists", headers=AUTH, json={"name": "donors", "entries": [{"plate": entry}]})
+    assert created.status_code == 201, created.text
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+
+    async def store(region: str) -> int:
+        return await store_events([closed_track(plate)], load_regions()[region], services.sessions,
+                                  services.feed, services.metrics)
+
+    assert client.portal.call(store, "generic") == 1  # type: ignore[union-attr]
+    assert client.get("/v1/alerts", headers=AUTH).json()["items"] == []
+    assert client.portal.call(store, "us") == 1  # type: ignore[union-attr]
+    alerts = client.get("/v1/alerts", headers=AUTH).json()["items"]
+    assert [(a["plate"], a["entry_plate"], a["distance"]) for a in alerts] == [(plate, entry, 0)]

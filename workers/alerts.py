@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -105,16 +106,18 @@ async def uninstall(feed: Feed) -> None:
         await notifier.close()
 
 
-async def on_event_stored(sessions: async_sessionmaker[AsyncSession], feed: Feed, event: Event) -> list[dict[str, Any]]:
-    """Publish the event on MQTT, store its alerts and send them out; returns the alert payloads."""
-    from storage.watchlists import alerts_for_event, list_targets
+async def on_event_stored(sessions: async_sessionmaker[AsyncSession], feed: Feed, event: Event,
+                          fold: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """Publish the event on MQTT, store its alerts and send them out; returns the alert payloads. `fold`: the
+    reading region's look-alike rule (Region.fold), applied to watchlist entries before they are compared."""
+    from storage.watchlists import alerts_for_event, list_targets, unchanged
 
     notifier = _notifiers.get(feed)
     payload = event_payload(event)
     if notifier is not None:
         await notifier.publish_mqtt(EVENTS_TOPIC, {"type": "event", "event": payload})
     async with sessions() as session:
-        alerts = await alerts_for_event(session, event)
+        alerts = await alerts_for_event(session, event, fold or unchanged)
         targets = [t.id for t in await list_targets(session, enabled_only=True)] if alerts else []
         await session.commit()
         payloads = [alert_payload(a, event) for a in alerts]

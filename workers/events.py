@@ -149,7 +149,7 @@ async def store_events(closed: Sequence[ClosedTrack], region: Region, sessions: 
             metrics.errors.labels(stage="feed").inc()
             log.warning("could not publish event %s to the feed", payload.get("id"), exc_info=True)
         try:  # watchlist alerts, MQTT and webhooks (workers/alerts.py); the event is stored whatever happens
-            await on_event_stored(sessions, feed, row)
+            await on_event_stored(sessions, feed, row, region.fold)
         except Exception:
             metrics.errors.labels(stage="alerts").inc()
             log.warning("could not check event %s against the watchlists", payload.get("id"), exc_info=True)

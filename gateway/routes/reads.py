@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/reads", tags=["reads"])
 
 
 def search_filters(
+    services: ServicesDep,
     plate: Annotated[str | None, Query(max_length=16, description="exact plate (A-Z0-9 after normalising)")] = None,
     prefix: Annotated[str | None, Query(max_length=16)] = None,
     fuzzy: Annotated[str | None, Query(max_length=16, description="plates within max_distance edits")] = None,
@@ -30,13 +31,15 @@ def search_filters(
     until: datetime | None = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=100)] = None,
 ) -> ReadFilters:
-    """The search query parameters of /v1/reads and /v1/events, validated once for both."""
+    """The search query parameters of /v1/reads and /v1/events, validated once for both, and their plates folded
+    as the service's region folds what it reads (PLATESTREAM_REGIONS=us reports the letter O as 0)."""
     try:
-        return ReadFilters(plate=plate, prefix=prefix, fuzzy=fuzzy, max_distance=max_distance,
-                           camera_id=camera_id, job_id=job_id, since=since, until=until,
-                           min_confidence=min_confidence)
+        filters = ReadFilters(plate=plate, prefix=prefix, fuzzy=fuzzy, max_distance=max_distance,
+                              camera_id=camera_id, job_id=job_id, since=since, until=until,
+                              min_confidence=min_confidence)
     except ValidationError as exc:
         raise Unprocessable("; ".join(e["msg"] for e in exc.errors())) from exc
+    return filters.folded(services.region.fold)
 
 
 FiltersDep = Annotated[ReadFilters, Depends(search_filters)]
