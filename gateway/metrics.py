@@ -24,6 +24,7 @@ class Metrics:
     camera_fps: Gauge
     frames_dropped: Counter
     frames_processed: Counter
+    frames_read_quickly: Counter
     reads_stored: Counter
     events_stored: Counter
     errors: Counter
@@ -55,6 +56,8 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         camera_fps=Gauge("platestream_camera_fps", "Measured analysed fps per camera", ["camera"], registry=registry),
         frames_dropped=Counter("platestream_frames_dropped", "Frames dropped by the queue bound", registry=registry),
         frames_processed=Counter("platestream_frames_processed", "Frames analysed", registry=registry),
+        frames_read_quickly=Counter("platestream_frames_read_quickly",
+                                    "Frames read without second looks: the worker was behind", registry=registry),
         reads_stored=Counter("platestream_reads_stored", "Plate reads stored", registry=registry),
         events_stored=Counter("platestream_events_stored", "Vehicle passes (voted events) stored", registry=registry),
         errors=Counter("platestream_errors", "Errors per stage", ["stage"], registry=registry),

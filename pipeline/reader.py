@@ -73,14 +73,15 @@ class PlateReader:
     def read(self, frames: list[Frame]) -> list[FrameResult]:
         return self.read_timed(frames)[0]
 
-    def read_timed(self, frames: list[Frame]) -> tuple[list[FrameResult], StageTimes]:
-        """Detect in all frames at once, recognize all their crops at once, then apply format rules."""
+    def read_timed(self, frames: list[Frame], quick: bool = False) -> tuple[list[FrameResult], StageTimes]:
+        """Detect in all frames at once, recognize all their crops at once, then apply format rules. `quick`:
+        every crop read once, in the first view (Recognizer.read), for a worker that has fallen behind."""
         started = time.perf_counter()
         detections = detect(frames, self.detector, self.config.detector)
         detected = time.perf_counter()
         margins = self.config.crop_margins
         crops = [[crop_plate(f, d, margins) for d in ds] for f, ds in zip(frames, detections, strict=True)]
-        plate_reads = iter(self.read_crops([c for per_frame in crops for c in per_frame]))
+        plate_reads = iter(self.read_crops([c for per_frame in crops for c in per_frame], quick))
         finished = time.perf_counter()
         elapsed_ms = (finished - started) * 1000 / max(len(frames), 1)  # batch time, shared out
         results = []
@@ -89,9 +90,9 @@ class PlateReader:
             results.append(FrameResult(frame.source, frame.width, frame.height, reads, round(elapsed_ms, 2)))
         return results, StageTimes(detect_s=detected - started, recognize_s=finished - detected)
 
-    def read_crops(self, crops: list[PlateCrop]) -> list[PlateRead | None]:
+    def read_crops(self, crops: list[PlateCrop], quick: bool = False) -> list[PlateRead | None]:
         """Plate crops recognized at once and put through the format rules; None where nothing is reported."""
-        return [self._plate_read(c, raw) for c, raw in zip(crops, self.recognizer.read(crops), strict=True)]
+        return [self._plate_read(c, raw) for c, raw in zip(crops, self.recognizer.read(crops, quick), strict=True)]
 
     def _plate_read(self, crop: PlateCrop, raw: RawText) -> PlateRead | None:
         candidates = candidates_for(raw, self.region, self.config.postprocess)

@@ -113,14 +113,16 @@ class Recognizer:
         return cls(create_engine(recognizer, device, threads), config, glyphs=optional_engine(glyphs, device, threads),
                    second=optional_engine(second, onnx_device(device), threads))
 
-    def read(self, crops: list[PlateCrop]) -> list[RawText]:
+    def read(self, crops: list[PlateCrop], quick: bool = False) -> list[RawText]:
         """Each crop read in the first view; an unsure one also in the others, and then every string any view
         read is scored by all, and by the glyph check where there is one. A crop that looks like a two-line plate is
-        also read line by line."""
+        also read line by line. `quick`: the first view's reads as they are, with no second look (about half the
+        work, for a service that has fallen behind its cameras)."""
         first, *others = self.config.views
         probs = self.probabilities([VIEWS[first](c.image) for c in crops])
         texts = [ctc_decode(p, self.alphabet, self.config) for p in probs]
-        if others or self.glyphs is not None or self.second is not None:  # one view: the pool is scored on it
+        second_looks = others or self.glyphs is not None or self.second is not None  # else no pool to rescore
+        if second_looks and not quick:
             self.read_views(crops, probs, texts)
         self.read_lines(crops, texts)
         return texts

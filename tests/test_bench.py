@@ -58,8 +58,9 @@ def test_bench_service_embedded_accounts_for_every_frame(tmp_path: Path) -> None
             "latency_ms", "frames", "drained"} <= set(report)
     assert set(report["latency_ms"]) == {"source", "reads", "p50", "p95", "p99"}
     frames = report["frames"]
-    assert set(frames) == {"published", "processed", "undecodable", "dropped", "still_queued", "lost"}
+    assert set(frames) == {"published", "processed", "undecodable", "dropped", "still_queued", "lost", "read_quickly"}
     assert report["sustained_fps"] > 0 and frames["processed"] > 0
+    assert 0 <= frames["read_quickly"] <= frames["processed"]
     assert frames["lost"] == 0, frames
 
 

@@ -191,18 +191,16 @@ def test_events_api(tmp_path: Path) -> None:
 def test_a_us_service_finds_its_reads_and_passes_asked_for_with_the_letter_o(tmp_path: Path) -> None:
     """PLATESTREAM_REGIONS=us reports the letter O as 0, so its searches fold the plate asked for the same way;
     a generic service searches as typed."""
+    async def seed(services: Any) -> None:
+        async with services.sessions() as s:
+            await add_reads(s, [record("D0N0R1")])
+            await add_event(s, event("D0N0R1"))
+            await s.commit()
+
     for regions, found in (("us", True), ("generic", False)):
         with TestClient(create_app(settings_for(tmp_path / regions, regions=regions))) as client:
-            services = client.app.state.services  # type: ignore[attr-defined]
-
-            async def seed() -> None:
-                async with services.sessions() as s:
-                    await add_reads(s, [record("D0N0R1")])
-                    await add_event(s, event("D0N0R1"))
-                    await s.commit()
-
             assert client.portal is not None
-            client.portal.call(seed)
+            client.portal.call(seed, client.app.state.services)  # type: ignore[attr-defined]
             for path in ("/v1/reads", "/v1/events"):
                 for query in ({"plate": "donor1"}, {"prefix": "DON"}, {"fuzzy": "DONOR7"}):
                     items = client.get(path, headers=AUTH, params=query).json()["items"]

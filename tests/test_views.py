@@ -146,3 +146,13 @@ def test_turned_view_reads_the_plate_and_scores_strings_as_it_shows_them(recogni
                        axis=0)
         assert [score for _, score in read.scored] == pytest.approx(mean.tolist())
     assert turned_right >= 5  # read in plate order again, the turned crop gives the plate (a wrong order: none)
+
+
+def test_a_quick_read_is_the_first_view_alone(recognizer: Engine, ocr_dir: Path) -> None:
+    """Recognizer.read(quick=True), for a worker that has fallen behind: no second look, not even for unsure reads."""
+    crops = [whole_image_crop(load_frame(ocr_dir / r["file"]).image) for r in ocr_rows("us", 12)]
+    thorough = Recognizer(recognizer, RecognizerConfig(views=("plain", "wide"), views_up_to=100.0))
+    full, quick = thorough.read(crops), thorough.read(crops, quick=True)
+    assert all(read.scored for read in full)
+    first = Recognizer(recognizer, RecognizerConfig(views=("plain",))).read(crops)
+    assert [(q.chars, q.scored) for q in quick] == [(f.chars, ()) for f in first]

@@ -203,3 +203,30 @@ async def test_worker_stores_the_template_verdict_under_flag(
     assert stored and {r.matches_template for r in stored} <= {True, False}
     assert False in {r.matches_template for r in stored}  # US plates fit no UK template, and are still stored
     assert all(read_payload(r)["matches_template"] == r.matches_template for r in stored)
+
+
+async def test_a_worker_behind_its_cameras_reads_quickly_until_it_catches_up(
+    tmp_path: Path, endtoend_dir: Path, reader: PlateReader, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """BatchPolicy.quick_after_ms (PLATESTREAM_WORKER_QUICK_AFTER_MS): a batch whose oldest frame waited longer is
+    read in the first view only, counted, and its reads stored as any others."""
+    from datetime import timedelta
+
+    from workers.messages import utcnow
+
+    queue, metrics = InProcessQueue(), create_metrics()
+    context = WorkerContext(queue, reader, sessions, InProcessFeed(), metrics, tmp_path / "data", 10**8)
+    worker = Worker("w", context, BatchPolicy(8, 0, 30_000, quick_after_ms=300))
+    jpegs = [(endtoend_dir / row["file"]).read_bytes() for row in endtoend_rows(2)]
+    for jpeg in jpegs:  # fresh frames: read thoroughly
+        await queue.publish(FrameMessage(jpeg))
+    await worker.process(await queue.consume("w", 8, 0))
+    assert metrics.registry.get_sample_value("platestream_frames_read_quickly_total") == 0
+    for jpeg in jpegs:  # frames that waited two seconds: read quickly
+        await queue.publish(FrameMessage(jpeg, enqueued_at=utcnow() - timedelta(seconds=2)))
+    await worker.process(await queue.consume("w", 8, 0))
+    assert metrics.registry.get_sample_value("platestream_frames_read_quickly_total") == 2
+    async with sessions() as session:
+        stored = (await session.scalars(select(Read))).all()
+    assert len(stored) >= 4 and len({r.frame_id for r in stored}) == 4  # every frame's plate, both ways
+    assert not BatchPolicy(quick_after_ms=0).reads_quickly(3600.0)  # 0: never

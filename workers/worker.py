@@ -107,12 +107,16 @@ class Worker:
     async def process(self, deliveries: list[Delivery]) -> None:
         ctx = self.context
         now = utcnow()
-        for d in deliveries:
-            ctx.metrics.queue_wait_seconds.observe(max(0.0, (now - d.message.enqueued_at).total_seconds()))
+        waits = [max(0.0, (now - d.message.enqueued_at).total_seconds()) for d in deliveries]
+        for waited in waits:
+            ctx.metrics.queue_wait_seconds.observe(waited)
         frames, messages = self.decode(deliveries)
         results: list[FrameResult] = []
         if frames:
-            results, times = await asyncio.to_thread(ctx.reader.read_timed, frames)
+            quick = self.policy.reads_quickly(max(waits))
+            results, times = await asyncio.to_thread(ctx.reader.read_timed, frames, quick)
+            if quick:
+                ctx.metrics.frames_read_quickly.inc(len(frames))
             ctx.metrics.detect_seconds.observe(times.detect_s)
             ctx.metrics.recognize_seconds.observe(times.recognize_s)
             results = await self.filters.apply(messages, results)  # before storing: ignored reads leave no trace

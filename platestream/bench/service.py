@@ -95,6 +95,7 @@ def build_report(options: ServiceOptions, start: Counters, end: Counters, final:
             "dropped": final.dropped,
             "still_queued": final.queued,
             "lost": lost,
+            "read_quickly": final.read_quickly,  # see PLATESTREAM_WORKER_QUICK_AFTER_MS
         },
         "drained": drained,
     }

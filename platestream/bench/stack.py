@@ -58,6 +58,7 @@ class Counters:
     dropped: int
     undecodable: int
     queued: int  # stored in the queue: waiting + in flight
+    read_quickly: int = 0  # processed with no second looks: the workers were behind (BatchPolicy.quick_after_ms)
 
     def totals(self) -> tuple[int, ...]:
         return self.published, self.processed, self.dropped, self.undecodable, self.queued
@@ -191,7 +192,8 @@ class ServiceStack:
             workers = [gateway]
         processed = sum(int(w.get("platestream_frames_processed_total", 0)) for w in workers)
         undecodable = sum(int(w.get('platestream_errors_total{stage="decode"}', 0)) for w in workers)
-        return Counters(now, wall, published, processed, dropped, undecodable, queued)
+        quick = sum(int(w.get("platestream_frames_read_quickly_total", 0)) for w in workers)
+        return Counters(now, wall, published, processed, dropped, undecodable, queued, quick)
 
     async def redis_stats(self) -> QueueStats:
         from redis.asyncio import Redis

@@ -11,10 +11,14 @@ import secrets
 import signal
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from platestream.commands.common import port_number, positive_int
 from platestream.errors import ConfigurationError
 from platestream.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from workers.batching import BatchPolicy
 
 log = logging.getLogger("platestream")
 
@@ -111,11 +115,17 @@ async def register_sources(services: object, sources: list[str]) -> None:
         await session.commit()
 
 
+def batch_policy(settings: ServiceSettings) -> BatchPolicy:
+    from workers.batching import BatchPolicy
+
+    return BatchPolicy(settings.resolved_worker_batch(), settings.worker_max_wait_ms, settings.reclaim_idle_ms,
+                       settings.worker_quick_after_ms)
+
+
 async def run_embedded(settings: ServiceSettings, sources: list[str], workers: int) -> None:
     from gateway.app import close_services, create_app, open_services
     from gateway.metrics import create_metrics
     from platestream.commands.common import build_reader
-    from workers.batching import BatchPolicy
     from workers.events import TrackerRegistry
     from workers.worker import Worker, WorkerContext
 
@@ -126,7 +136,7 @@ async def run_embedded(settings: ServiceSettings, sources: list[str], workers: i
         services.reader = reader
         context = WorkerContext(services.queue, reader, services.sessions, services.feed, services.metrics,
                                 settings.data_dir, settings.max_pixels, TrackerRegistry(settings.tracker_config()))
-        policy = BatchPolicy(settings.resolved_worker_batch(), settings.worker_max_wait_ms, settings.reclaim_idle_ms)
+        policy = batch_policy(settings)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(Worker(f"embedded-{i}", context, policy).run(stop)) for i in range(workers)]
         try:
@@ -164,7 +174,6 @@ async def run_worker(settings: ServiceSettings, name: str, metrics_port: int | N
     from gateway.app import close_services, open_services
     from gateway.metrics import create_metrics
     from platestream.commands.common import build_reader
-    from workers.batching import BatchPolicy
     from workers.events import TrackerRegistry
     from workers.worker import Worker, WorkerContext
 
@@ -181,7 +190,7 @@ async def run_worker(settings: ServiceSettings, name: str, metrics_port: int | N
         reader = await asyncio.to_thread(build_reader, settings, True, settings.engine_threads(tasks))
         context = WorkerContext(services.queue, reader, services.sessions, services.feed, metrics,
                                 settings.data_dir, settings.max_pixels, TrackerRegistry(settings.tracker_config()))
-        policy = BatchPolicy(settings.resolved_worker_batch(), settings.worker_max_wait_ms, settings.reclaim_idle_ms)
+        policy = batch_policy(settings)
         # Several batches in flight share one reader (the engines release the GIL); each task is its own
         # consumer in the group, so frames left pending by a dead process are reclaimed whatever its task.
         names = [name, *(f"{name}-{i}" for i in range(2, tasks + 1))]
