@@ -56,7 +56,9 @@ def test_killed_worker_frames_are_reclaimed(tmp_path: Path, endtoend_dir: Path, 
         stream = f"platestream:test:kill:{tmp_path.name}"
         env = {"PLATESTREAM_DATABASE_URL": database_url, "PLATESTREAM_REDIS_URL": REDIS_URL,
                "PLATESTREAM_DATA_DIR": str(tmp_path / "data"), "PLATESTREAM_STREAM_KEY": stream,
-               "PLATESTREAM_WORKER_BATCH": "4", "PLATESTREAM_RECLAIM_IDLE_MS": "1500", "PLATESTREAM_THREADS": "1"}
+               "PLATESTREAM_WORKER_BATCH": "4", "PLATESTREAM_RECLAIM_IDLE_MS": "1500", "PLATESTREAM_THREADS": "1",
+               # frames wait here by design; they are read in full, as `expected` below reads them
+               "PLATESTREAM_WORKER_QUICK_AFTER_MS": "0"}
         try:
             Process(["db", "upgrade"], tmp_path / "db.log", env).proc.wait(120)
             frame_ids = asyncio.run(publish(stream, jpegs))

@@ -226,7 +226,11 @@ async def test_a_worker_behind_its_cameras_reads_quickly_until_it_catches_up(
         await queue.publish(FrameMessage(jpeg, enqueued_at=utcnow() - timedelta(seconds=2)))
     await worker.process(await queue.consume("w", 8, 0))
     assert metrics.registry.get_sample_value("platestream_frames_read_quickly_total") == 2
+    for jpeg in jpegs:  # an uploaded video's frames wait by design, and are read in full
+        await queue.publish(FrameMessage(jpeg, job_id="video", enqueued_at=utcnow() - timedelta(seconds=2)))
+    await worker.process(await queue.consume("w", 8, 0))
+    assert metrics.registry.get_sample_value("platestream_frames_read_quickly_total") == 2
     async with sessions() as session:
         stored = (await session.scalars(select(Read))).all()
-    assert len(stored) >= 4 and len({r.frame_id for r in stored}) == 4  # every frame's plate, both ways
+    assert len(stored) >= 6 and len({r.frame_id for r in stored}) == 6  # every frame's plate, every way
     assert not BatchPolicy(quick_after_ms=0).reads_quickly(3600.0)  # 0: never

@@ -16,9 +16,9 @@ class BatchPolicy:
     max_batch: int = 8
     max_wait_ms: int = 50
     reclaim_idle_ms: int = 30_000
-    # A batch whose oldest frame waited longer than this in the queue is read quickly (pipeline.reader, `quick`)
-    # until the worker catches up: on hardware too slow for the cameras, latency stays bounded instead of growing
-    # with the backlog. 0 = never.
+    # A batch of live frames whose oldest waited longer than this in the queue is read quickly (pipeline.reader,
+    # `quick`) until the worker catches up: on hardware too slow for the cameras, latency stays bounded instead of
+    # growing with the backlog. 0 = never.
     quick_after_ms: int = 0
 
     def reads_quickly(self, waited_s: float) -> bool:

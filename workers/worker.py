@@ -113,7 +113,9 @@ class Worker:
         frames, messages = self.decode(deliveries)
         results: list[FrameResult] = []
         if frames:
-            quick = self.policy.reads_quickly(max(waits))
+            # Frames of uploaded videos (job_id) wait by design and nobody watches them live: always read in full.
+            live = all(m.job_id is None for m in messages)
+            quick = live and self.policy.reads_quickly(max(waits))
             results, times = await asyncio.to_thread(ctx.reader.read_timed, frames, quick)
             if quick:
                 ctx.metrics.frames_read_quickly.inc(len(frames))
