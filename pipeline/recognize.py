@@ -116,20 +116,22 @@ class Recognizer:
     def read(self, crops: list[PlateCrop], quick: bool = False) -> list[RawText]:
         """Each crop read in the first view; an unsure one also in the others, and then every string any view
         read is scored by all, and by the glyph check where there is one. A crop that looks like a two-line plate is
-        also read line by line. `quick`: the first view's reads as they are, with no second look (about half the
-        work, for a service that has fallen behind its cameras)."""
+        also read line by line. `quick`: no other views and no second reader, only the glyph check (a few ms): about
+        half the work, for a service that has fallen behind its cameras."""
         first, *others = self.config.views
         probs = self.probabilities([VIEWS[first](c.image) for c in crops])
         texts = [ctc_decode(p, self.alphabet, self.config) for p in probs]
         second_looks = others or self.glyphs is not None or self.second is not None  # else no pool to rescore
-        if second_looks and not quick:
-            self.read_views(crops, probs, texts)
+        if second_looks and not (quick and self.glyphs is None):
+            self.read_views(crops, probs, texts, quick)
         self.read_lines(crops, texts)
         return texts
 
-    def read_views(self, crops: list[PlateCrop], probs: list[np.ndarray], texts: list[RawText]) -> None:
+    def read_views(self, crops: list[PlateCrop], probs: list[np.ndarray], texts: list[RawText],
+                   quick: bool = False) -> None:
         """Unsure reads (in `texts`, replaced in place) read again in the other views, and rescored. With the glyph
-        check, a sure read whose characters the glyph classifier reads otherwise counts as unsure too."""
+        check, a sure read whose characters the glyph classifier reads otherwise counts as unsure too. `quick`: on
+        the first view and the glyph check only."""
         unsure = [i for i, t in enumerate(texts)
                   if best_confidence(t) <= self.config.views_up_to or len(t.chars) < self.config.min_sure_length]
         evidence: dict[int, GlyphEvidence] = {}
@@ -139,13 +141,13 @@ class Recognizer:
             unsure = sorted({*unsure, *(i for i, found in evidence.items() if found.disagrees())})
         # per unsure crop: each view's probabilities, and how many characters that view moved to the back
         views: list[list[tuple[np.ndarray, int]]] = [[(probs[i], 0)] for i in unsure]
-        for name in self.config.views[1:]:
+        for name in () if quick else self.config.views[1:]:
             if name == TURN:
                 self.read_turned(crops, probs, unsure, views)
                 continue
             for k, p in enumerate(self.probabilities([VIEWS[name](crops[i].image) for i in unsure])):
                 views[k].append((p, 0))
-        second = self.second_opinions(crops, unsure)
+        second = [() for _ in unsure] if quick else self.second_opinions(crops, unsure)
         for k, i in enumerate(unsure):
             reads = [texts[i], *(self.decode_turned(p, moved) for p, moved in views[k][1:])]
             texts[i] = RawText(texts[i].chars, self.rescore(views[k], reads, second[k]))
@@ -154,7 +156,7 @@ class Recognizer:
                 rescored = with_glyphs(texts[i].scored, found.log_probs, found.first_read, found.charset,
                                        self.config.glyph_weight)
                 texts[i] = RawText(texts[i].chars, rescored)
-            if self.second is not None:  # a weighted mean of the two readers: confidences stay on our scale
+            if second[k]:  # a weighted mean of the two readers: confidences stay on our scale
                 share = 1.0 + self.config.second_weight
                 texts[i] = RawText(texts[i].chars, tuple((text, score / share) for text, score in texts[i].scored))
 

@@ -105,6 +105,18 @@ def test_second_reader_fixes_a_read_our_recognizer_gets_wrong(recognizer: Engine
     assert with_it[0].scored[0][0] == sample.text == "TZY6473"
 
 
+def test_a_quick_read_keeps_the_glyph_check_only(recognizer: Engine, glyphs: Engine, second: Engine,
+                                                 ocr_dir: Path) -> None:
+    """A worker that has fallen behind reads quickly: the first view and the glyph check (a few ms), no other view and
+    no second reader. `TZY6473` is the second reader's to fix, so a quick read keeps our `IZY6473`."""
+    crops = [whole_image_crop(decode_image(s.path.read_bytes()).image) for s in held_out(ocr_dir)[:40:2]]
+    crops.append(whole_image_crop(decode_image((ocr_dir / "us" / "nc1010.jpg").read_bytes()).image))
+    quick = Recognizer(recognizer, RecognizerConfig(), glyphs=glyphs, second=second).read(crops, quick=True)
+    first_and_glyphs = Recognizer(recognizer, RecognizerConfig(views=("plain",)), glyphs=glyphs).read(crops)
+    assert [(q.chars, q.scored) for q in quick] == [(r.chars, r.scored) for r in first_and_glyphs]
+    assert any(q.scored for q in quick) and quick[-1].scored[0][0] == "IZY6473"
+
+
 def test_a_read_too_short_for_a_plate_is_unsure(recognizer: Engine, glyphs: Engine, second: Engine,
                                                 ocr_dir: Path) -> None:
     """Vermont `00000`: our recognizer reads a single `0` at 99.7, which no plate is and the format rules drop; as

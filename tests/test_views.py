@@ -149,7 +149,8 @@ def test_turned_view_reads_the_plate_and_scores_strings_as_it_shows_them(recogni
 
 
 def test_a_quick_read_is_the_first_view_alone(recognizer: Engine, ocr_dir: Path) -> None:
-    """Recognizer.read(quick=True), for a worker that has fallen behind: no second look, not even for unsure reads."""
+    """Recognizer.read(quick=True), for a worker that has fallen behind: no other view, not even for unsure reads
+    (with no glyph classifier, nothing else either; test_second_reader has the quick read with one)."""
     crops = [whole_image_crop(load_frame(ocr_dir / r["file"]).image) for r in ocr_rows("us", 12)]
     thorough = Recognizer(recognizer, RecognizerConfig(views=("plain", "wide"), views_up_to=100.0))
     full, quick = thorough.read(crops), thorough.read(crops, quick=True)
