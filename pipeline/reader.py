@@ -75,7 +75,7 @@ class PlateReader:
 
     def read_timed(self, frames: list[Frame], quick: bool = False) -> tuple[list[FrameResult], StageTimes]:
         """Detect in all frames at once, recognize all their crops at once, then apply format rules. `quick`:
-        every crop read once, in the first view (Recognizer.read), for a worker that has fallen behind."""
+        no other views and no second reader (Recognizer.read), for a worker that has fallen behind."""
         started = time.perf_counter()
         detections = detect(frames, self.detector, self.config.detector)
         detected = time.perf_counter()

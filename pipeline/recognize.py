@@ -121,17 +121,18 @@ class Recognizer:
         first, *others = self.config.views
         probs = self.probabilities([VIEWS[first](c.image) for c in crops])
         texts = [ctc_decode(p, self.alphabet, self.config) for p in probs]
-        second_looks = others or self.glyphs is not None or self.second is not None  # else no pool to rescore
-        if second_looks and not (quick and self.glyphs is None):
-            self.read_views(crops, probs, texts, quick)
+        looks = () if quick else tuple(others)
+        second = None if quick else self.second
+        if looks or self.glyphs is not None or second is not None:  # else there is nothing to rescore with
+            self.read_views(crops, probs, texts, looks, second)
         self.read_lines(crops, texts)
         return texts
 
     def read_views(self, crops: list[PlateCrop], probs: list[np.ndarray], texts: list[RawText],
-                   quick: bool = False) -> None:
-        """Unsure reads (in `texts`, replaced in place) read again in the other views, and rescored. With the glyph
-        check, a sure read whose characters the glyph classifier reads otherwise counts as unsure too. `quick`: on
-        the first view and the glyph check only."""
+                   looks: tuple[str, ...], second: CtcModel | None) -> None:
+        """Unsure reads (in `texts`, replaced in place) read again in the other views `looks` and by the `second`
+        reader, and rescored. With the glyph check, a sure read whose characters the glyph classifier reads
+        otherwise counts as unsure too."""
         unsure = [i for i, t in enumerate(texts)
                   if best_confidence(t) <= self.config.views_up_to or len(t.chars) < self.config.min_sure_length]
         evidence: dict[int, GlyphEvidence] = {}
@@ -141,34 +142,35 @@ class Recognizer:
             unsure = sorted({*unsure, *(i for i, found in evidence.items() if found.disagrees())})
         # per unsure crop: each view's probabilities, and how many characters that view moved to the back
         views: list[list[tuple[np.ndarray, int]]] = [[(probs[i], 0)] for i in unsure]
-        for name in () if quick else self.config.views[1:]:
+        for name in looks:
             if name == TURN:
                 self.read_turned(crops, probs, unsure, views)
                 continue
             for k, p in enumerate(self.probabilities([VIEWS[name](crops[i].image) for i in unsure])):
                 views[k].append((p, 0))
-        second = [() for _ in unsure] if quick else self.second_opinions(crops, unsure)
+        opinions = self.second_opinions(second, crops, unsure)
         for k, i in enumerate(unsure):
             reads = [texts[i], *(self.decode_turned(p, moved) for p, moved in views[k][1:])]
-            texts[i] = RawText(texts[i].chars, self.rescore(views[k], reads, second[k]))
+            texts[i] = RawText(texts[i].chars, self.rescore(views[k], reads, opinions[k]))
             if i in evidence and texts[i].scored:
                 found = evidence[i]
                 rescored = with_glyphs(texts[i].scored, found.log_probs, found.first_read, found.charset,
                                        self.config.glyph_weight)
                 texts[i] = RawText(texts[i].chars, rescored)
-            if second[k]:  # a weighted mean of the two readers: confidences stay on our scale
+            if opinions[k]:  # a weighted mean of the two readers: confidences stay on our scale
                 share = 1.0 + self.config.second_weight
                 texts[i] = RawText(texts[i].chars, tuple((text, score / share) for text, score in texts[i].scored))
 
-    def second_opinions(self, crops: list[PlateCrop], indices: list[int]) -> list[tuple[np.ndarray, ...]]:
-        """The second reader's probabilities of these crops in the first view and, for a crop cut from a detector's
-        box, in the tighter cut it is given too (PlateCrop.tight); none each without a second reader."""
-        if self.second is None:
+    def second_opinions(self, second: CtcModel | None, crops: list[PlateCrop],
+                        indices: list[int]) -> list[tuple[np.ndarray, ...]]:
+        """The `second` reader's probabilities of these crops in the first view and, for a crop cut from a
+        detector's box, in the tighter cut it is given too (PlateCrop.tight); none each without a second reader."""
+        if second is None:
             return [() for _ in indices]
         first = VIEWS[self.config.views[0]]
         tight = {i: image for i in indices if (image := crops[i].tight) is not None}
-        read = iter(self.second.probabilities([first(crops[i].image) for i in indices]))
-        read_tight = dict(zip(tight, self.second.probabilities([first(image) for image in tight.values()]),
+        read = iter(second.probabilities([first(crops[i].image) for i in indices]))
+        read_tight = dict(zip(tight, second.probabilities([first(image) for image in tight.values()]),
                               strict=True))
         return [(next(read), read_tight[i]) if i in read_tight else (next(read),) for i in indices]
 

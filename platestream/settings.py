@@ -142,8 +142,8 @@ class ServiceSettings(CoreSettings):
                               "(one on CUDA)")
     worker_quick_after_ms: int = Field(100, ge=0, le=600_000,
                                        description="a batch whose oldest frame has waited longer in the queue is read "
-                                       "quickly (first view only, no second looks) until the worker catches up; "
-                                       "0 = never")
+                                       "quickly (first view and glyph check, no other views or second reader) until "
+                                       "the worker catches up; 0 = never")
     reclaim_idle_ms: int = Field(30_000, ge=100, description="pending frames idle this long are reclaimed")
     jpeg_quality: int = Field(90, ge=30, le=100)
     reconnect_max_s: float = Field(8.0, ge=0.5, description="cap of the camera reconnect backoff")

@@ -107,17 +107,17 @@ async def uninstall(feed: Feed) -> None:
 
 
 async def on_event_stored(sessions: async_sessionmaker[AsyncSession], feed: Feed, event: Event,
-                          fold: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+                          fold: Callable[[str], str]) -> list[dict[str, Any]]:
     """Publish the event on MQTT, store its alerts and send them out; returns the alert payloads. `fold`: the
     reading region's look-alike rule (Region.fold), applied to watchlist entries before they are compared."""
-    from storage.watchlists import alerts_for_event, list_targets, unchanged
+    from storage.watchlists import alerts_for_event, list_targets
 
     notifier = _notifiers.get(feed)
     payload = event_payload(event)
     if notifier is not None:
         await notifier.publish_mqtt(EVENTS_TOPIC, {"type": "event", "event": payload})
     async with sessions() as session:
-        alerts = await alerts_for_event(session, event, fold or unchanged)
+        alerts = await alerts_for_event(session, event, fold)
         targets = [t.id for t in await list_targets(session, enabled_only=True)] if alerts else []
         await session.commit()
         payloads = [alert_payload(a, event) for a in alerts]
